@@ -1,0 +1,34 @@
+# The two quick-start commands (see README.md):
+#   make run   - install packages, build, and run Strata on its embedded defaults (./data)
+#   make test  - install packages, build, and run the whole test suite
+# Both are safe to re-run. Builds use ccache and -j2.
+
+PRESET ?= release
+BUILD := build/$(PRESET)
+STRATA := $(BUILD)/src/cli/strata
+
+.PHONY: setup configure build run test bench clean format
+
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	@cmake --preset $(PRESET) > /dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET)
+
+run: build
+	@bash scripts/run.sh $(STRATA)
+
+test: build
+	@bash scripts/test.sh $(PRESET)
+
+bench: build
+	@bash bench/run.sh $(STRATA)
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build

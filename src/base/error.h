@@ -1,0 +1,96 @@
+// Error, the error-code registry, and Result<T>: Strata's one error channel.
+//
+// Every failure that a caller can act on is an Error carrying a stable ErrorCode and a message
+// that says what was wrong and what to do. Codes are part of the public contract (they travel
+// over the wire and appear in logs): never renumber or reuse one; add new ones at the end.
+// A broken invariant is not an Error: it asserts and aborts (STRATA_CHECK).
+//
+// Thread-safety: plain values; safe to copy between threads.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace strata {
+
+// The registry. Numbers are stable forever.
+enum class ErrorCode : uint16_t {
+  kInvalidArgument = 1,        // a request field is malformed; the message names it
+  kInvalidStreamName = 2,      // empty, too long, or reserved stream name
+  kEventTooLarge = 3,          // one event over the per-event limit
+  kInvalidEventId = 4,         // malformed or nil UUID
+  kInvalidExpectedRevision = 5,
+  kUnknownOption = 6,          // an option/config key Strata does not know
+  kWrongExpectedRevision = 7,  // optimistic concurrency check failed; actual_revision is set
+  kStreamDeleted = 8,          // the stream is tombstoned and can never be written again
+  kIdempotencyConflict = 9,    // some, not all, of the event ids were already appended
+  kServerBusy = 10,            // back-pressure: queues full until the deadline
+  kDeadlineExceeded = 11,
+  kCorruption = 12,            // a checksum or format check failed; data is not served
+  kIoError = 13,               // the OS or RocksDB failed an I/O
+  kStreamNotFound = 14,
+  kStoreClosed = 15,           // the store is shut down or failed; restart to recover
+  kAppendTooLarge = 16,        // the whole append is over the per-append limit
+  kInvalidConfig = 17,         // a configuration value is out of range or inconsistent
+  kInternal = 18,
+};
+
+// A stable, lower-case, dash-separated name for each code ("wrong-expected-revision").
+std::string_view ErrorCodeName(ErrorCode code);
+
+class Error {
+ public:
+  Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  ErrorCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // "wrong-expected-revision: stream 'a' is at revision 4 …"
+  std::string ToString() const;
+
+  // For kWrongExpectedRevision: the stream's actual last revision, or nullopt when the stream
+  // does not exist (or is soft-deleted).
+  std::optional<uint64_t> actual_revision;
+
+ private:
+  ErrorCode code_;
+  std::string message_;
+};
+
+// Result<T>: a value or an Error. [[nodiscard]]: ignoring one is a compile warning; to ignore
+// deliberately, write IgnoreError(expr) so it can be grepped.
+template <class T>
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+  Result(Error e) : std::expected<T, Error>(std::unexpected(std::move(e))) {}  // NOLINT
+};
+
+using Status = Result<void>;
+
+inline Status OkStatus() { return {}; }
+
+template <class T>
+inline void IgnoreError(const Result<T>&) {}
+
+[[noreturn]] void CheckFailed(const char* expr, const char* file, int line, const char* msg);
+
+}  // namespace strata
+
+// Aborts on a broken invariant, in every build type.
+#define STRATA_CHECK(cond, msg)                                           \
+  do {                                                                    \
+    if (!(cond)) ::strata::CheckFailed(#cond, __FILE__, __LINE__, (msg)); \
+  } while (0)
+
+// Propagates an error: STRATA_TRY(status_expr);
+#define STRATA_TRY(expr)                                  \
+  do {                                                    \
+    auto&& strata_try_r_ = (expr);                        \
+    if (!strata_try_r_) return strata_try_r_.error();     \
+  } while (0)

@@ -1,0 +1,15 @@
+// Each command registers itself on the root CLI11 app; its callback stores the exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace strata::cli {
+
+void RegisterAppend(CLI::App& app, int& exit_code);
+void RegisterRead(CLI::App& app, int& exit_code);
+void RegisterTail(CLI::App& app, int& exit_code);
+void RegisterStats(CLI::App& app, int& exit_code);
+void RegisterBench(CLI::App& app, int& exit_code);
+void RegisterStress(CLI::App& app, int& exit_code);
+
+}  // namespace strata::cli

@@ -1,0 +1,145 @@
+#include "cli/common.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace strata::cli {
+
+void StoreFlags::Register(CLI::App* cmd) {
+  cmd->add_option("--data", data_dir, "Data directory of the store")->capture_default_str();
+  cmd->add_option("--shards", shards,
+                  "Shards for a new store (default 4); an existing store keeps its own");
+  cmd->add_option("--durability", durability,
+                  "sync: acknowledge after fsync; async: after write(2), fsync every 100 ms")
+      ->check(CLI::IsMember({"sync", "async"}))
+      ->capture_default_str();
+}
+
+Result<StoreOptions> StoreFlags::ToOptions() const {
+  StoreOptions o;
+  o.data_dir = data_dir;
+  o.shards = shards;
+  o.durability = durability == "async" ? Durability::kAsync : Durability::kSync;
+  STRATA_TRY(o.Validate());
+  return o;
+}
+
+std::unique_ptr<Store> OpenOrReport(const StoreOptions& options) {
+  auto store = Store::Open(options);
+  if (!store) {
+    ReportError(store.error());
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+int ReportError(const Error& e) {
+  std::cerr << "strata: " << e.ToString() << "\n";
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kInvalidStreamName:
+    case ErrorCode::kInvalidEventId:
+    case ErrorCode::kInvalidExpectedRevision:
+    case ErrorCode::kUnknownOption:
+    case ErrorCode::kInvalidConfig:
+    case ErrorCode::kEventTooLarge:
+    case ErrorCode::kAppendTooLarge:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+namespace {
+bool IsPrintable(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+std::string Base64(const std::string& in) {
+  static constexpr char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+}  // namespace
+
+std::string EventToJson(const RecordedEvent& e) {
+  nlohmann::json j;
+  j["position"] = e.position.value();
+  j["stream"] = e.stream;
+  j["revision"] = e.revision.value();
+  j["id"] = e.event_id.ToString();
+  j["type"] = e.type;
+  j["content_type"] = e.content_type;
+  j["source_ts"] = e.source_ts;
+  j["recorded_ts"] = e.recorded_ts;
+  j["segment_id"] = e.segment_id.value();
+  auto put = [&](const char* key, const std::string& bytes) {
+    if (e.content_type == "application/json") {
+      auto parsed = nlohmann::json::parse(bytes, nullptr, false);
+      if (!parsed.is_discarded()) {
+        j[key] = parsed;
+        return;
+      }
+    }
+    if (IsPrintable(bytes)) {
+      j[key] = bytes;
+    } else {
+      j[std::string(key) + "_base64"] = Base64(bytes);
+    }
+  };
+  put("data", e.data);
+  if (!e.metadata.empty()) put("metadata", e.metadata);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string EventToLine(const RecordedEvent& e) {
+  std::string data = IsPrintable(e.data) ? e.data : "<" + std::to_string(e.data.size()) + " bytes>";
+  if (data.size() > 120) data = data.substr(0, 117) + "...";
+  return fmt::format("{:>10}  {}@{}  {}  {}", e.position.value(), e.stream, e.revision.value(),
+                     e.type, data);
+}
+
+Rss ReadRss() {
+  Rss r;
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto kb = [&](const char* key) -> uint64_t {
+      return std::stoull(line.substr(std::strlen(key))) * 1024;
+    };
+    if (line.rfind("VmRSS:", 0) == 0) r.current = kb("VmRSS:");
+    if (line.rfind("VmHWM:", 0) == 0) r.peak = kb("VmHWM:");
+  }
+  return r;
+}
+
+std::string Thousands(double v) {
+  std::string s = fmt::format("{:.0f}", v);
+  std::string out;
+  int n = 0;
+  for (auto it = s.rbegin(); it != s.rend(); ++it) {
+    if (n && n % 3 == 0 && *it != '-') out.push_back(',');
+    out.push_back(*it);
+    ++n;
+  }
+  return {out.rbegin(), out.rend()};
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,44 @@
+// Shared pieces of the CLI: the store flags every command takes, and output helpers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "storage/store.h"
+
+namespace strata::cli {
+
+// Flags that configure the store; every command that opens one takes them.
+struct StoreFlags {
+  std::string data_dir = "./data";
+  uint32_t shards = 0;  // 0: the store's own (4 for a new store)
+  std::string durability = "sync";
+
+  void Register(CLI::App* cmd);
+  // Options from the flags; kInvalidConfig for a bad value.
+  Result<StoreOptions> ToOptions() const;
+};
+
+// Opens the store or prints the error and returns nullptr.
+std::unique_ptr<Store> OpenOrReport(const StoreOptions& options);
+
+// Prints "strata: <code>: <message>" to stderr; returns the exit code for it.
+int ReportError(const Error& e);
+
+// One event as a JSON object (data as text when it is valid UTF-8 JSON/text, else base64).
+std::string EventToJson(const RecordedEvent& e);
+// One event as a human line: "pos  stream@rev  type  data".
+std::string EventToLine(const RecordedEvent& e);
+
+// Resident set size and its peak, in bytes, from /proc/self/status.
+struct Rss {
+  uint64_t current = 0, peak = 0;
+};
+Rss ReadRss();
+
+// "1,234,567"
+std::string Thousands(double v);
+
+}  // namespace strata::cli

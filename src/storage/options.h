@@ -1,0 +1,71 @@
+// StoreOptions: every knob of the node-local store, with the defaults of DESIGN.md.
+// Validate() reports an out-of-range value as kInvalidConfig naming the key.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/clock.h"
+#include "base/error.h"
+
+namespace strata {
+
+enum class Durability : uint8_t {
+  // An append is acknowledged only after its records are fsynced (WAL fdatasync). Default.
+  kSync,
+  // An append is acknowledged once its records are written to the OS (WAL write(2)); a
+  // background sync runs every `async_sync_interval`. A process crash loses nothing; a power
+  // loss or kernel crash can lose the appends of the last interval (docs/durability.md).
+  kAsync,
+};
+
+struct WarmOptions {
+  // From the field report (../shared/seeds): 128 MiB memtables, 4 of them, zstd, leveled.
+  size_t write_buffer_size = 128u << 20;        // events column family
+  size_t index_write_buffer_size = 64u << 20;   // streams, dedupe, heads, time column families
+  int max_write_buffer_number = 4;
+  size_t memtable_budget = 1u << 30;             // shared by all shards (WriteBufferManager)
+  size_t block_cache_bytes = 256u << 20;         // shared by all shards
+  int zstd_level = 3;
+  int max_background_jobs = 2;
+};
+
+struct HotOptions {
+  size_t ring_bytes = 128u << 20;      // arena for event bytes
+  size_t ring_slots = 1u << 19;        // positions held at most (rounded up to a power of two)
+  std::chrono::milliseconds max_age{5000};  // older events are read from the warm tier
+};
+
+struct StoreOptions {
+  std::string data_dir = "./data";
+  uint32_t shards = 4;       // fixed when the store is created
+  uint32_t partitions = 64;  // fixed when the store is created; partition = hash(stream) mod P
+  Durability durability = Durability::kSync;
+  std::chrono::milliseconds async_sync_interval{100};
+
+  size_t max_event_bytes = 16u << 20;   // one event (type + content type + metadata + data)
+  size_t max_append_bytes = 64u << 20;  // one append request
+  std::chrono::seconds idempotency_window{7 * 24 * 3600};
+
+  // Back-pressure: per-shard queue bounds. A full queue makes the caller wait up to its
+  // deadline, then fail with kServerBusy.
+  size_t max_queued_appends = 65536;
+  size_t max_queued_bytes = 256u << 20;
+  size_t max_group_events = 16384;        // events per group commit at most
+  size_t max_unindexed_bytes = 256u << 20;  // per shard: the writer waits for the indexer past this
+
+  std::chrono::microseconds segment_max_age{10'000'000};
+  uint64_t segment_max_bytes = 512ull << 20;
+
+  WarmOptions warm;
+  HotOptions hot;
+  Clock* clock = Clock::Real();
+  bool create_if_missing = true;
+  bool read_only = false;  // open without writer threads (stats, verify)
+
+  Status Validate() const;
+};
+
+}  // namespace strata

@@ -1,0 +1,579 @@
+// Shard: queue, writer thread and group commit. The indexer is in shard_index.cc, reads in
+// shard_read.cc.
+#include "storage/shard.h"
+
+#include <spdlog/spdlog.h>
+
+#include "model/stream_name.h"
+
+namespace strata::storage {
+
+struct Shard::Plan {
+  enum class State : uint8_t { kPending, kWrite, kDone, kDeferred };
+  State state = State::kPending;
+  Result<AppendResult> result;
+  HeadEntry* head = nullptr;
+  HeadEntry* meta_target = nullptr;  // X, when writing $metadata into $$X
+  std::string_view stream;
+  const std::vector<EventData>* events = nullptr;
+  std::vector<EventData> synthesized;  // soft delete / tombstone records
+  RecordKind kind = RecordKind::kEvent;
+  uint64_t first_revision = 0;
+  uint64_t first_position = 0;
+  uint64_t bytes = 0;
+  bool is_delete = false;
+};
+
+namespace {
+Error WrongExpected(std::string_view stream, const StreamHead& h, const ExpectedRevision& e) {
+  std::string actual = h.HasEvents() ? "is at revision " + std::to_string(h.last_revision)
+                                     : "does not exist";
+  if (h.SoftDeleted()) actual += " (soft-deleted)";
+  Error err(ErrorCode::kWrongExpectedRevision,
+            "stream '" + std::string(stream) + "' " + actual + ", but the append expected " +
+                e.ToString() + "; read the stream and retry with its current revision");
+  if (h.HasEvents()) err.actual_revision = static_cast<uint64_t>(h.last_revision);
+  return err;
+}
+
+Status CheckExpected(std::string_view stream, const StreamHead& h, const ExpectedRevision& e) {
+  bool ok = false;
+  switch (e.kind()) {
+    case ExpectedRevision::Kind::kAny: ok = true; break;
+    case ExpectedRevision::Kind::kNoStream: ok = !h.Exists(); break;
+    case ExpectedRevision::Kind::kStreamExists: ok = h.Exists(); break;
+    case ExpectedRevision::Kind::kExact:
+      ok = h.HasEvents() && static_cast<uint64_t>(h.last_revision) == e.revision().value();
+      break;
+  }
+  if (ok) return OkStatus();
+  return WrongExpected(stream, h, e);
+}
+
+Error Deleted(std::string_view stream) {
+  return Error(ErrorCode::kStreamDeleted,
+               "stream '" + std::string(stream) +
+                   "' is tombstoned (hard-deleted) and can never be written again; use a new name");
+}
+}  // namespace
+
+Shard::Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm)
+    : id_(id), options_(options), warm_(std::move(warm)) {}
+
+Shard::~Shard() { Stop(); }
+
+void Shard::Start(hot::Ring* ring) {
+  ring_ = ring;
+  started_ = true;
+  writer_ = std::thread([this] { WriterLoop(); });
+  indexer_ = std::thread([this] { IndexerLoop(); });
+}
+
+void Shard::Stop() {
+  if (!started_) return;
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  queue_space_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(index_mu_);
+    index_stopping_ = true;
+  }
+  index_cv_.notify_all();
+  index_space_cv_.notify_all();
+  if (indexer_.joinable()) indexer_.join();
+  started_ = false;
+}
+
+void Shard::Submit(ShardOp op) {
+  auto reject = [&](Error e) { op.done(std::move(e)); };
+  if (failed()) {
+    return reject(Error(ErrorCode::kStoreClosed,
+                        "the store stopped accepting writes after an I/O error; see the log and "
+                        "restart it"));
+  }
+  std::unique_lock lock(queue_mu_);
+  while (!stopping_ && !queue_.empty() &&
+         (queue_.size() >= options_.max_queued_appends ||
+          queued_bytes_ + op.bytes > options_.max_queued_bytes)) {
+    if (queue_space_cv_.wait_until(lock, op.request.deadline) == std::cv_status::timeout) {
+      lock.unlock();
+      return reject(Error(ErrorCode::kServerBusy,
+                          "the server is busy: shard " + std::to_string(id_.value()) +
+                              " has a full append queue; retry with back-off or a later deadline"));
+    }
+  }
+  if (stopping_) {
+    lock.unlock();
+    return reject(Error(ErrorCode::kStoreClosed, "the store is shutting down"));
+  }
+  queued_bytes_ += op.bytes;
+  queue_.push_back(std::move(op));
+  queue_depth_.store(queue_.size(), std::memory_order_relaxed);
+  lock.unlock();
+  queue_cv_.notify_one();
+}
+
+void Shard::WriterLoop() {
+  std::vector<ShardOp> ops;
+  while (true) {
+    ops.clear();
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || !deferred_.empty(); });
+      if (queue_.empty() && deferred_.empty() && stopping_) break;
+      ops.swap(deferred_);
+      size_t events = 0, taken = 0;
+      for (auto& op : ops) events += op.request.events.size() + 1;
+      while (taken < queue_.size() && (taken == 0 || events < options_.max_group_events)) {
+        events += queue_[taken].request.events.size() + 1;
+        queued_bytes_ -= queue_[taken].bytes;
+        ops.push_back(std::move(queue_[taken]));
+        ++taken;
+      }
+      queue_.erase(queue_.begin(), queue_.begin() + taken);
+      queue_depth_.store(queue_.size(), std::memory_order_relaxed);
+    }
+    queue_space_cv_.notify_all();
+    if (failed()) {
+      FailAll(ops, Error(ErrorCode::kStoreClosed,
+                         "the store stopped accepting writes after an I/O error; restart it"));
+      continue;
+    }
+    ProcessGroup(ops);
+  }
+}
+
+void Shard::FailAll(std::vector<ShardOp>& ops, const Error& e) {
+  for (auto& op : ops) op.done(e);
+  ops.clear();
+}
+
+Result<Shard::HeadEntry*> Shard::LoadHead(std::string_view stream) {
+  auto it = heads_.find(stream);
+  if (it != heads_.end()) return it->second.get();
+  auto stored = warm_->GetHead(stream);
+  if (!stored) return stored.error();
+  auto entry = std::make_unique<HeadEntry>();
+  if (*stored) {
+    auto decoded = StreamHead::Decode(**stored);
+    if (!decoded) return decoded.error();
+    entry->committed = *decoded;
+    entry->planned = *decoded;
+  }
+  HeadEntry* raw = entry.get();
+  std::unique_lock lock(state_mu_);
+  heads_.emplace(std::string(stream), std::move(entry));
+  return raw;
+}
+
+uint64_t Shard::NextSegmentId(int64_t now_us, size_t bytes) {
+  if (segment_started_us_ == 0 || now_us - segment_started_us_ > options_.segment_max_age.count() ||
+      (segment_bytes_ > 0 && segment_bytes_ + bytes > options_.segment_max_bytes)) {
+    ++segment_seq_;
+    segment_started_us_ = now_us;
+    segment_bytes_ = 0;
+  }
+  segment_bytes_ += bytes;
+  return (static_cast<uint64_t>(id_.value()) << 48) | segment_seq_;
+}
+
+Result<std::vector<Shard::TailEntry>> Shard::LoadEntries(HeadEntry& h, uint64_t from,
+                                                         uint64_t count) {
+  std::vector<TailEntry> out;
+  uint64_t tail_front = h.tail_begin < h.tail.size() ? h.tail[h.tail_begin].revision : UINT64_MAX;
+  if (from < tail_front) {
+    uint64_t warm_count = std::min(count, tail_front - from);
+    auto idx = warm_->ReadStreamIndex(h.planned.number, Revision(from), true, warm_count);
+    if (!idx) return idx.error();
+    std::vector<Position> positions;
+    for (auto& [rev, pos] : *idx) positions.push_back(pos);
+    std::vector<std::string> records;
+    STRATA_TRY(warm_->GetRecords(positions, &records));
+    for (auto& rec : records) {
+      auto v = DecodeRecord(rec);
+      if (!v) return v.error();
+      out.push_back({v->header.revision.value(), v->header.position.value(), v->header.event_id,
+                     v->header.recorded_ts});
+    }
+  }
+  for (size_t i = h.tail_begin; i < h.tail.size() && out.size() < count; ++i) {
+    if (h.tail[i].revision >= from) out.push_back(h.tail[i]);
+  }
+  return out;
+}
+
+bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) {
+  const size_t n = req.events.size();
+  if (n == 0) return true;
+  const StreamHead& s = h.planned;
+  const int64_t now = options_.clock->NowMicros();
+  const int64_t window = std::chrono::duration_cast<std::chrono::microseconds>(
+                             options_.idempotency_window).count();
+  auto finish = [&](const std::vector<TailEntry>& found) {
+    AppendResult r;
+    r.count = static_cast<uint32_t>(n);
+    r.first_revision = Revision(found.front().revision);
+    r.last_revision = Revision(found.back().revision);
+    r.first_position = Position(found.front().position);
+    r.last_position = Position(found.back().position);
+    r.stream_exists = true;
+    r.deduplicated = true;
+    plan.state = Plan::State::kDone;
+    plan.result = r;
+  };
+  auto conflict = [&](size_t matched) {
+    plan.state = Plan::State::kDone;
+    plan.result = Error(ErrorCode::kIdempotencyConflict,
+                        std::to_string(matched) + " of the " + std::to_string(n) +
+                            " event ids were already appended to stream '" + req.stream +
+                            "' by an earlier append; retry the earlier append exactly, or give "
+                            "new events new ids");
+  };
+  auto pending_has = [&](const Uuid& id) {
+    for (auto& [rev, pid] : h.group_pending) {
+      if (pid == id) return true;
+    }
+    return false;
+  };
+
+  auto kind = req.expected.kind();
+  if (kind == ExpectedRevision::Kind::kExact || kind == ExpectedRevision::Kind::kNoStream) {
+    int64_t r = kind == ExpectedRevision::Kind::kExact
+                    ? static_cast<int64_t>(req.expected.revision().value())
+                    : -1;
+    if (!s.HasEvents() || s.last_revision <= r) return true;
+    uint64_t avail = std::min<uint64_t>(n, static_cast<uint64_t>(s.last_revision - r));
+    for (auto& [rev, pid] : h.group_pending) {
+      if (rev >= static_cast<uint64_t>(r + 1) && rev < static_cast<uint64_t>(r + 1) + avail) {
+        return false;  // the original is in this very group: decide next group
+      }
+    }
+    auto entries = LoadEntries(h, static_cast<uint64_t>(r + 1), avail);
+    if (!entries) {
+      plan.state = Plan::State::kDone;
+      plan.result = entries.error();
+      return true;
+    }
+    size_t matched = 0;
+    for (size_t i = 0; i < entries->size(); ++i) {
+      if ((*entries)[i].id == req.events[i].event_id) ++matched;
+    }
+    if (matched == 0) return true;
+    bool fresh = now - entries->front().recorded_ts <= window;
+    if (matched == n && entries->size() == n && fresh) {
+      finish(*entries);
+    } else if (fresh) {
+      conflict(matched);
+    }
+    return true;
+  }
+
+  // any / stream_exists: look each id up.
+  if (s.number.value() == 0) return true;  // never had events
+  std::vector<TailEntry> found;
+  for (const auto& e : req.events) {
+    if (pending_has(e.event_id)) return false;
+    const TailEntry* hit = nullptr;
+    for (size_t i = h.tail_begin; i < h.tail.size(); ++i) {
+      if (h.tail[i].id == e.event_id) {
+        hit = &h.tail[i];
+        break;
+      }
+    }
+    if (hit) {
+      if (now - hit->recorded_ts <= window) found.push_back(*hit);
+      continue;
+    }
+    if (!s.HasEvents()) continue;
+    auto d = warm_->GetDedupe(s.number, e.event_id);
+    if (!d) {
+      plan.state = Plan::State::kDone;
+      plan.result = d.error();
+      return true;
+    }
+    if (*d && now - (*d)->recorded_ts <= window) {
+      found.push_back({(*d)->revision.value(), (*d)->position.value(), e.event_id,
+                       (*d)->recorded_ts});
+    }
+  }
+  if (found.empty()) return true;
+  bool consecutive = found.size() == n;
+  for (size_t i = 1; consecutive && i < found.size(); ++i) {
+    consecutive = found[i].revision == found[i - 1].revision + 1;
+  }
+  if (consecutive) {
+    finish(found);
+  } else {
+    conflict(found.size());
+  }
+  return true;
+}
+
+void Shard::PlanAppend(ShardOp& op, Plan& plan) {
+  AppendRequest& req = op.request;
+  auto done = [&](Result<AppendResult> r) {
+    plan.state = Plan::State::kDone;
+    plan.result = std::move(r);
+  };
+  auto loaded = LoadHead(req.stream);
+  if (!loaded) return done(loaded.error());
+  HeadEntry& h = **loaded;
+  HeadEntry* target = nullptr;
+  if (IsMetadataStream(req.stream)) {
+    auto t = LoadHead(OriginalStreamOf(req.stream));
+    if (!t) return done(t.error());
+    target = *t;
+    if (target->planned.tombstoned) return done(Deleted(OriginalStreamOf(req.stream)));
+  }
+  if (h.planned.tombstoned) return done(Deleted(req.stream));
+  if (!plan.is_delete) {
+    if (!CheckDuplicates(h, req, plan)) {
+      plan.state = Plan::State::kDeferred;
+      return;
+    }
+    if (plan.state == Plan::State::kDone) return;
+    if (auto st = CheckExpected(req.stream, h.planned, req.expected); !st) return done(st.error());
+  }
+
+  // $metadata events in $$X set X's metadata; the last one wins.
+  const EventData* last_meta = nullptr;
+  StreamMetadata new_meta;
+  if (target) {
+    for (const auto& e : req.events) {
+      if (e.type != kMetadataEventType) continue;
+      auto m = ParseStreamMetadata(e.data);
+      if (!m) return done(m.error());
+      new_meta = *m;
+      last_meta = &e;
+    }
+  }
+
+  StreamHead& s = h.planned;
+  if (req.events.empty()) {
+    AppendResult r;
+    r.stream_exists = s.Exists();
+    r.last_revision = Revision(s.HasEvents() ? static_cast<uint64_t>(s.last_revision) : 0);
+    return done(r);
+  }
+  if (s.number.value() == 0) s.number = StreamNumber(next_stream_number_++);
+  plan.state = Plan::State::kWrite;
+  plan.head = &h;
+  plan.stream = req.stream;
+  plan.events = &req.events;
+  plan.first_revision = static_cast<uint64_t>(s.last_revision + 1);
+  for (size_t i = 0; i < req.events.size(); ++i) {
+    h.group_pending.emplace_back(plan.first_revision + i, req.events[i].event_id);
+    plan.bytes += EncodedRecordSize(req.stream, req.events[i]);
+  }
+  s.last_revision += static_cast<int64_t>(req.events.size());
+  if (last_meta) {
+    target->planned.metadata = new_meta;
+    target->planned.metadata_json = last_meta->data;
+    plan.meta_target = target;
+  }
+}
+
+void Shard::PlanOp(ShardOp& op, Plan& plan) {
+  if (op.kind == ShardOp::Kind::kAppend) return PlanAppend(op, plan);
+  auto done = [&](Result<AppendResult> r) {
+    plan.state = Plan::State::kDone;
+    plan.result = std::move(r);
+  };
+  const std::string stream = op.request.stream;
+  auto loaded = LoadHead(stream);
+  if (!loaded) return done(loaded.error());
+  HeadEntry& h = **loaded;
+  if (h.planned.tombstoned) return done(Deleted(stream));
+  if (auto st = CheckExpected(stream, h.planned, op.request.expected); !st) {
+    return done(st.error());
+  }
+  plan.is_delete = true;
+  if (op.kind == ShardOp::Kind::kSoftDelete) {
+    // Soft delete = set $tb past the last event in $$stream, keeping the other metadata.
+    uint64_t tb = static_cast<uint64_t>(h.planned.last_revision + 1);
+    EventData e;
+    e.event_id = Uuid::Random();
+    e.type = std::string(kMetadataEventType);
+    e.data = WithTruncateBefore(h.planned.metadata_json, tb);
+    op.request.stream = "$$" + stream;
+    op.request.expected = ExpectedRevision::Any();
+    op.request.events.clear();
+    op.request.events.push_back(std::move(e));
+    return PlanAppend(op, plan);
+  }
+  // Tombstone: one record in the stream itself; the stream is final from now on.
+  StreamHead& s = h.planned;
+  if (s.number.value() == 0) s.number = StreamNumber(next_stream_number_++);
+  EventData e;
+  e.event_id = Uuid::Random();
+  e.type = std::string(kTombstoneEventType);
+  e.content_type = "application/octet-stream";
+  plan.synthesized.push_back(std::move(e));
+  plan.state = Plan::State::kWrite;
+  plan.kind = RecordKind::kTombstone;
+  plan.head = &h;
+  plan.stream = heads_.find(stream)->first;
+  plan.events = &plan.synthesized;
+  plan.first_revision = kTombstoneRevision;
+  plan.bytes = EncodedRecordSize(plan.stream, plan.synthesized[0]);
+  s.tombstoned = true;
+}
+
+void Shard::TrimTails(uint64_t indexed_upto) {
+  while (!tail_fifo_.empty()) {
+    HeadEntry* h = tail_fifo_.front();
+    if (h->tail[h->tail_begin].position > indexed_upto) break;
+    if (++h->tail_begin == h->tail.size()) {
+      h->tail.clear();
+      h->tail_begin = 0;
+    } else if (h->tail_begin >= 32 && h->tail_begin * 2 >= h->tail.size()) {
+      h->tail.erase(h->tail.begin(), h->tail.begin() + h->tail_begin);
+      h->tail_begin = 0;
+    }
+    tail_fifo_.pop_front();
+  }
+}
+
+void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
+  // Back-pressure from the indexer: bounded memory for the unindexed tail.
+  {
+    std::unique_lock lock(index_mu_);
+    index_space_cv_.wait(lock, [&] {
+      return unindexed_bytes_ < options_.max_unindexed_bytes || index_stopping_;
+    });
+  }
+  const int64_t now = options_.clock->NowMicros();
+  std::vector<Plan> plans(ops.size());
+  uint32_t total_events = 0;
+  uint64_t total_bytes = 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    PlanOp(ops[i], plans[i]);
+    STRATA_CHECK(plans[i].state != Plan::State::kPending, "an op was left undecided");
+    if (plans[i].state == Plan::State::kWrite) {
+      total_events += static_cast<uint32_t>(plans[i].events->size());
+      total_bytes += plans[i].bytes;
+    }
+  }
+  for (auto& p : plans) {
+    if (p.head) p.head->group_pending.clear();
+  }
+
+  if (total_events > 0) {
+    const uint64_t segment = NextSegmentId(now, total_bytes);
+    hot::Ring::Claimed claim = ring_->Claim(total_events, total_bytes);
+    group_buffer_.resize(total_bytes);
+    std::vector<std::pair<Position, std::string_view>> records;
+    records.reserve(total_events);
+    char* out = group_buffer_.data();
+    uint64_t pos = claim.first.value();
+    for (auto& p : plans) {
+      if (p.state != Plan::State::kWrite) continue;
+      p.first_position = pos;
+      for (size_t k = 0; k < p.events->size(); ++k) {
+        const EventData& e = (*p.events)[k];
+        RecordHeader hdr;
+        hdr.kind = p.kind;
+        hdr.position = Position(pos);
+        hdr.revision = Revision(p.kind == RecordKind::kTombstone ? kTombstoneRevision
+                                                                 : p.first_revision + k);
+        hdr.stream_number = p.head->planned.number;
+        hdr.recorded_ts = now;
+        hdr.source_ts = e.source_ts != 0 ? e.source_ts : now;
+        hdr.segment_id = SegmentId(segment);
+        hdr.event_id = e.event_id;
+        char* end = EncodeRecord(hdr, p.stream, e, out);
+        records.emplace_back(Position(pos), std::string_view(out, end - out));
+        out = end;
+        ++pos;
+      }
+    }
+
+    auto st = warm_->WriteRecords(records, options_.durability == Durability::kSync);
+    if (!st) {
+      failed_.store(true, std::memory_order_release);
+      spdlog::error("shard {}: write failed, refusing further writes: {}", id_.value(),
+                    st.error().ToString());
+      for (size_t i = 0; i < ops.size(); ++i) {
+        if (plans[i].state == Plan::State::kWrite || plans[i].state == Plan::State::kDeferred) {
+          ops[i].done(st.error());
+        } else {
+          ops[i].done(std::move(plans[i].result));
+        }
+      }
+      return;
+    }
+    groups_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.durability == Durability::kSync) fsyncs_.fetch_add(1, std::memory_order_relaxed);
+
+    // Make the group visible: heads and tails first, then the ring and the watermark.
+    {
+      std::unique_lock lock(state_mu_);
+      for (auto& p : plans) {
+        if (p.state != Plan::State::kWrite) continue;
+        HeadEntry* h = p.head;
+        if (p.kind == RecordKind::kEvent) {
+          for (size_t k = 0; k < p.events->size(); ++k) {
+            h->tail.push_back(
+                {p.first_revision + k, p.first_position + k, (*p.events)[k].event_id, now});
+            tail_fifo_.push_back(h);
+          }
+        }
+        h->planned.last_position = Position(p.first_position + p.events->size() - 1);
+        h->committed = h->planned;
+        if (p.meta_target) p.meta_target->committed = p.meta_target->planned;
+      }
+      TrimTails(indexed_upto_.load(std::memory_order_acquire));
+    }
+    uint64_t off = claim.arena_offset;
+    for (auto& [p, rec] : records) {
+      ring_->Publish(p, off, rec, now);
+      off += rec.size();
+    }
+    last_position_.store(pos - 1, std::memory_order_release);
+    ring_->MarkDurable(claim.first, total_events);
+
+    // Hand the records to the indexer (the buffer moves; the next group allocates anew).
+    {
+      std::lock_guard lock(index_mu_);
+      unindexed_bytes_ += group_buffer_.size();
+      index_queue_.push_back(IndexWork{std::move(group_buffer_), pos - 1});
+    }
+    group_buffer_ = std::string();
+    index_cv_.notify_one();
+  }
+
+  uint64_t appended = 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Plan& p = plans[i];
+    switch (p.state) {
+      case Plan::State::kDeferred:
+        deferred_.push_back(std::move(ops[i]));
+        break;
+      case Plan::State::kDone:
+      case Plan::State::kPending:
+        ops[i].done(std::move(p.result));
+        break;
+      case Plan::State::kWrite: {
+        AppendResult r;
+        r.count = static_cast<uint32_t>(p.events->size());
+        r.first_position = Position(p.first_position);
+        r.last_position = Position(p.first_position + r.count - 1);
+        r.first_revision = Revision(p.first_revision);
+        r.last_revision = Revision(p.kind == RecordKind::kTombstone
+                                       ? kTombstoneRevision
+                                       : p.first_revision + r.count - 1);
+        r.stream_exists = true;
+        ++appended;
+        ops[i].done(r);
+        break;
+      }
+    }
+  }
+  appends_.fetch_add(appended, std::memory_order_relaxed);
+}
+
+}  // namespace strata::storage

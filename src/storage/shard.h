@@ -1,0 +1,169 @@
+// Shard: one writer thread, one indexer thread and one RocksDB instance (WarmShard), owning the
+// partitions that map to it.
+//
+// Writer thread (owns: heads' planned state, the stream-number counter, the segment counter):
+// drains the bounded queue, checks each append against the in-memory stream heads (loaded from
+// the warm tier on a miss) and the idempotency indexes, claims a range of positions from the
+// Ring, writes the group's records as one batch with one fsync (group commit), then — under
+// state_mu_ — makes the new heads and tail entries visible, publishes the records into the ring,
+// marks them durable and completes every append of the group.
+//
+// Indexer thread: derives the stream index, dedupe index, heads and time index from the records
+// the writer hands it (or, on recovery, from the log), off the append path, and persists its
+// checkpoint with them. Until an event is indexed, readers and the writer find it in the head's
+// in-memory tail.
+//
+// Readers (any thread) take state_mu_ shared. Done for durability: see Store.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/hot/ring.h"
+#include "storage/store.h"
+#include "storage/stream_head.h"
+#include "storage/warm/warm_shard.h"
+
+namespace strata::storage {
+
+struct ShardOp {
+  enum class Kind : uint8_t { kAppend, kSoftDelete, kTombstone };
+  Kind kind = Kind::kAppend;
+  AppendRequest request;
+  Store::AppendCallback done;
+  size_t bytes = 0;
+};
+
+// Heterogeneous lookup by string_view.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+struct NameEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
+class Shard {
+ public:
+  Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Replays the log after the indexer checkpoint into the indexes. Before Start().
+  Status Recover();
+  // Last position in this shard's log (after Recover: the recovered one).
+  Position last_position() const { return Position(last_position_.load(std::memory_order_acquire)); }
+  // Starts the writer and indexer threads, publishing into `ring`.
+  void Start(hot::Ring* ring);
+  // Completes every queued op, then stops the threads. Idempotent.
+  void Stop();
+
+  // Queues an op; waits for space until the request's deadline (then kServerBusy).
+  void Submit(ShardOp op);
+
+  Result<ReadStreamResult> ReadStream(const ReadStreamRequest& request, const hot::Ring* ring);
+  // The committed head of a stream, or nullopt if the store has never seen it.
+  Result<std::optional<StreamHead>> GetHead(std::string_view stream);
+  warm::WarmShard& warm() { return *warm_; }
+  ShardStats Stats();
+  // Called when a write fails: the shard (and the store) stop accepting writes.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+
+ private:
+  struct TailEntry {
+    uint64_t revision;
+    uint64_t position;
+    Uuid id;
+    int64_t recorded_ts;
+  };
+  struct HeadEntry {
+    StreamHead committed;  // written under state_mu_ exclusive by the writer
+    StreamHead planned;    // writer thread only
+    std::vector<TailEntry> tail;  // unindexed events, GUARDED_BY(state_mu_)
+    size_t tail_begin = 0;
+    std::vector<std::pair<uint64_t, Uuid>> group_pending;  // writer only: planned this group
+  };
+  struct Plan;  // one op's outcome within a group
+  struct IndexWork {
+    std::string records;  // concatenated encoded records
+    uint64_t last_position = 0;
+  };
+
+  // Writer thread.
+  void WriterLoop();
+  void ProcessGroup(std::vector<ShardOp>& ops);
+  Result<HeadEntry*> LoadHead(std::string_view stream);
+  void PlanOp(ShardOp& op, Plan& plan);
+  void PlanAppend(ShardOp& op, Plan& plan);
+  // Idempotency: fills plan with a deduplicated result or conflict; returns false to defer.
+  bool CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan);
+  Result<std::vector<TailEntry>> LoadEntries(HeadEntry& h, uint64_t from_revision, uint64_t count);
+  void TrimTails(uint64_t indexed_upto);
+  uint64_t NextSegmentId(int64_t now_us, size_t bytes);
+  void FailAll(std::vector<ShardOp>& ops, const Error& e);
+
+  // Indexer thread and recovery.
+  void IndexerLoop();
+  Status IndexRecords(const std::vector<std::string_view>& buffers, warm::IndexBatch& batch,
+                      uint64_t* last_position);
+  Status CommitIndex(warm::IndexBatch& batch, uint64_t last_position);
+
+  const ShardId id_;
+  const StoreOptions options_;
+  std::unique_ptr<warm::WarmShard> warm_;
+  hot::Ring* ring_ = nullptr;
+
+  // Queue (producers: any thread; consumer: the writer).
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;       // writer waits for work
+  std::condition_variable queue_space_cv_;  // producers wait for space
+  std::vector<ShardOp> queue_;             // GUARDED_BY(queue_mu_)
+  size_t queued_bytes_ = 0;                // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;                  // GUARDED_BY(queue_mu_)
+  std::vector<ShardOp> deferred_;          // writer only: retried in the next group
+
+  // Stream state.
+  mutable std::shared_mutex state_mu_;
+  std::unordered_map<std::string, std::unique_ptr<HeadEntry>, NameHash, NameEq> heads_;
+  std::deque<HeadEntry*> tail_fifo_;  // writer only: one entry per unindexed event, in order
+  uint64_t next_stream_number_ = 1;   // writer only (after Start)
+  uint64_t segment_seq_ = 0;          // writer only
+  int64_t segment_started_us_ = 0;
+  uint64_t segment_bytes_ = 0;
+  std::string group_buffer_;          // writer only, reused
+
+  // Indexer hand-off.
+  std::mutex index_mu_;
+  std::condition_variable index_cv_;
+  std::condition_variable index_space_cv_;
+  std::deque<IndexWork> index_queue_;  // GUARDED_BY(index_mu_)
+  size_t unindexed_bytes_ = 0;         // GUARDED_BY(index_mu_)
+  bool index_stopping_ = false;        // GUARDED_BY(index_mu_)
+  std::unordered_map<std::string, StreamHead, NameHash, NameEq> index_heads_;  // indexer only
+  uint64_t index_next_stream_number_ = 1;  // indexer only
+  uint64_t index_segment_seq_ = 0;         // indexer only: highest segment seen
+  uint64_t time_block_ = UINT64_MAX;       // indexer only: current block and its min/max
+  int64_t time_min_ = 0, time_max_ = 0;
+
+  std::atomic<uint64_t> last_position_{0};
+  std::atomic<uint64_t> indexed_upto_{0};
+  std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> groups_{0}, fsyncs_{0}, appends_{0}, queue_depth_{0};
+
+  std::thread writer_;
+  std::thread indexer_;
+  bool started_ = false;
+};
+
+}  // namespace strata::storage

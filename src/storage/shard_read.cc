@@ -1,0 +1,158 @@
+// Shard: stream reads and statistics. Readers take state_mu_ shared to copy a head and its
+// unindexed tail, then read the warm tier without locks.
+#include "storage/shard.h"
+
+namespace strata::storage {
+
+Result<std::optional<StreamHead>> Shard::GetHead(std::string_view stream) {
+  {
+    std::shared_lock lock(state_mu_);
+    auto it = heads_.find(stream);
+    if (it != heads_.end()) return std::optional<StreamHead>(it->second->committed);
+  }
+  auto stored = warm_->GetHead(stream);
+  if (!stored) return stored.error();
+  if (!*stored) return std::optional<StreamHead>();
+  auto d = StreamHead::Decode(**stored);
+  if (!d) return d.error();
+  return std::optional<StreamHead>(std::move(*d));
+}
+
+Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const hot::Ring* ring) {
+  std::optional<StreamHead> head;
+  std::vector<TailEntry> tail;
+  {
+    std::shared_lock lock(state_mu_);
+    auto it = heads_.find(req.stream);
+    if (it != heads_.end()) {
+      head = it->second->committed;
+      const HeadEntry& e = *it->second;
+      // Only entries up to the committed head (the writer adds under the exclusive lock).
+      tail.assign(e.tail.begin() + static_cast<std::ptrdiff_t>(e.tail_begin), e.tail.end());
+    }
+  }
+  if (!head) {
+    auto h = GetHead(req.stream);
+    if (!h) return h.error();
+    head = std::move(*h);
+  }
+  auto not_found = [&] {
+    return Error(ErrorCode::kStreamNotFound, "stream '" + req.stream + "' does not exist");
+  };
+  if (!head) return not_found();
+  if (head->tombstoned) {
+    return Error(ErrorCode::kStreamDeleted, "stream '" + req.stream + "' is tombstoned");
+  }
+  if (!head->HasEvents() || head->SoftDeleted()) return not_found();
+
+  ReadStreamResult out;
+  const uint64_t last = static_cast<uint64_t>(head->last_revision);
+  const uint64_t first_visible = head->FirstVisibleRevision();
+  out.last_revision = Revision(last);
+  const bool forwards = req.direction == Direction::kForwards;
+  const uint64_t count = std::max<uint64_t>(req.max_count, 1);
+
+  uint64_t lo, hi;  // inclusive revision range to return
+  if (forwards) {
+    lo = std::max(req.from ? req.from->value() : 0, first_visible);
+    if (lo > last) {
+      out.end_of_stream = true;
+      return out;
+    }
+    hi = std::min(last, lo + count - 1);
+    out.end_of_stream = hi == last;
+    if (!out.end_of_stream) out.next = Revision(hi + 1);
+  } else {
+    hi = std::min(req.from ? req.from->value() : last, last);
+    if (hi < first_visible || (req.from && req.from->value() == kTombstoneRevision)) {
+      out.end_of_stream = true;
+      return out;
+    }
+    lo = (hi - first_visible + 1 > count) ? hi - count + 1 : first_visible;
+    out.end_of_stream = lo == first_visible;
+    if (!out.end_of_stream) out.next = Revision(lo - 1);
+  }
+
+  // Positions: indexed revisions from the warm stream index, the rest from the tail copy.
+  std::vector<Position> positions;
+  positions.reserve(hi - lo + 1);
+  const uint64_t tail_front = tail.empty() ? UINT64_MAX : tail.front().revision;
+  if (lo < tail_front) {
+    uint64_t warm_hi = std::min(hi, tail_front - 1);
+    auto idx = warm_->ReadStreamIndex(head->number, Revision(lo), true, warm_hi - lo + 1);
+    if (!idx) return idx.error();
+    if (idx->size() != warm_hi - lo + 1) {
+      return Error(ErrorCode::kCorruption,
+                   "the stream index of '" + req.stream + "' is missing revisions in " +
+                       std::to_string(lo) + ".." + std::to_string(warm_hi));
+    }
+    for (auto& [rev, pos] : *idx) positions.push_back(pos);
+  }
+  for (const auto& t : tail) {
+    if (t.revision >= lo && t.revision <= hi) positions.push_back(Position(t.position));
+  }
+  if (positions.size() != hi - lo + 1) {
+    return Error(ErrorCode::kInternal, "stream '" + req.stream + "': revisions " +
+                                           std::to_string(lo) + ".." + std::to_string(hi) +
+                                           " are not all indexed; please report this");
+  }
+
+  // Records: from the ring while hot, else one MultiGet from the warm tier.
+  std::vector<std::string> records(positions.size());
+  std::vector<Position> warm_positions;
+  std::vector<size_t> warm_slots;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (!ring || !ring->Read(positions[i], &records[i])) {
+      warm_positions.push_back(positions[i]);
+      warm_slots.push_back(i);
+    }
+  }
+  if (!warm_positions.empty()) {
+    std::vector<std::string> fetched;
+    STRATA_TRY(warm_->GetRecords(warm_positions, &fetched));
+    for (size_t k = 0; k < warm_slots.size(); ++k) records[warm_slots[k]] = std::move(fetched[k]);
+  }
+  const int64_t now = options_.clock->NowMicros();
+  const int64_t min_ts = head->metadata.max_age_seconds
+                             ? now - static_cast<int64_t>(*head->metadata.max_age_seconds) * 1'000'000
+                             : INT64_MIN;
+  out.events.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    size_t k = forwards ? i : records.size() - 1 - i;
+    auto v = DecodeRecord(records[k]);
+    if (!v) return v.error();
+    if (v->header.position != positions[k] || v->stream != req.stream) {
+      return Error(ErrorCode::kCorruption, "position " + std::to_string(positions[k].value()) +
+                                               " does not hold an event of '" + req.stream + "'");
+    }
+    if (v->header.recorded_ts < min_ts) continue;
+    out.events.push_back(v->ToEvent());
+  }
+  return out;
+}
+
+ShardStats Shard::Stats() {
+  ShardStats s;
+  s.shard = id_.value();
+  auto w = warm_->Stats();
+  s.events = w.estimated_events;
+  s.bytes = w.live_bytes;
+  s.compaction_pending_bytes = w.compaction_pending_bytes;
+  s.running_compactions = w.running_compactions;
+  s.write_stall_micros = w.write_stall_micros;
+  s.memtable_bytes = w.memtable_bytes;
+  s.write_stopped = w.write_stopped;
+  {
+    std::shared_lock lock(state_mu_);
+    s.streams = heads_.size();
+  }
+  s.last_position = last_position();
+  s.indexed_upto = Position(indexed_upto_.load(std::memory_order_acquire));
+  s.groups = groups_.load(std::memory_order_relaxed);
+  s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.appends = appends_.load(std::memory_order_relaxed);
+  s.queue_depth = queue_depth_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace strata::storage

@@ -1,0 +1,454 @@
+#include "storage/store_impl.h"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "model/stream_name.h"
+
+namespace strata {
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  auto s = storage::StoreImpl::Open(options);
+  if (!s) return s.error();
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
+Result<AppendResult> Store::Append(AppendRequest request) {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  AppendAsync(std::move(request),
+              [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+Status StoreOptions::Validate() const {
+  auto bad = [](const std::string& m) { return Error(ErrorCode::kInvalidConfig, m); };
+  if (data_dir.empty()) return bad("data_dir is empty; give a directory such as ./data");
+  if (shards > 256) return bad("shards must be between 1 and 256, got " + std::to_string(shards));
+  if (partitions == 0 || partitions > 65536) {
+    return bad("partitions must be between 1 and 65536, got " + std::to_string(partitions));
+  }
+  if (shards > 0 && partitions < shards) {
+    return bad("partitions (" + std::to_string(partitions) + ") must be at least shards (" +
+               std::to_string(shards) + ")");
+  }
+  if (max_event_bytes == 0 || max_event_bytes > (64u << 20)) {
+    return bad("max_event_bytes must be between 1 and 64 MiB");
+  }
+  if (max_append_bytes < max_event_bytes) return bad("max_append_bytes must be >= max_event_bytes");
+  if (max_queued_appends == 0) return bad("max_queued_appends must be at least 1");
+  if (hot.ring_slots < 1024) return bad("hot ring_slots must be at least 1024");
+  if (hot.ring_bytes < (1u << 20)) return bad("hot ring_bytes must be at least 1 MiB");
+  if (idempotency_window.count() <= 0) return bad("idempotency_window must be positive");
+  return OkStatus();
+}
+
+namespace storage {
+namespace {
+constexpr uint32_t kStoreFormat = 1;
+constexpr uint32_t kDefaultShards = 4;
+constexpr size_t kMaxEventsPerAppend = 65536;
+}  // namespace
+
+Result<FilterMatcher> FilterMatcher::Compile(const AllFilter& filter) {
+  FilterMatcher m;
+  m.f_ = filter;
+  m.empty_ = filter.Empty();
+  try {
+    if (!filter.stream_regex.empty()) m.stream_re_.emplace(filter.stream_regex);
+    if (!filter.type_regex.empty()) m.type_re_.emplace(filter.type_regex);
+  } catch (const std::regex_error& e) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string("the filter's regular expression is invalid (") + e.what() +
+                     "); use ECMAScript syntax, e.g. ^order-");
+  }
+  return m;
+}
+
+bool FilterMatcher::Matches(std::string_view stream, std::string_view type) const {
+  if (empty_) return true;
+  if (f_.exclude_system && type.starts_with('$')) return false;
+  auto any_prefix = [](const std::vector<std::string>& ps, std::string_view s) {
+    if (ps.empty()) return true;
+    for (const auto& p : ps) {
+      if (s.starts_with(p)) return true;
+    }
+    return false;
+  };
+  if (!any_prefix(f_.stream_prefixes, stream) || !any_prefix(f_.type_prefixes, type)) return false;
+  if (stream_re_ && !std::regex_search(stream.begin(), stream.end(), *stream_re_)) return false;
+  if (type_re_ && !std::regex_search(type.begin(), type.end(), *type_re_)) return false;
+  return true;
+}
+
+Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const StoreOptions& options) {
+  STRATA_TRY(options.Validate());
+  std::unique_ptr<StoreImpl> store(new StoreImpl(options));
+  STRATA_TRY(store->OpenShards());
+  return store;
+}
+
+Status StoreImpl::OpenShards() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir(options_.data_dir);
+  const fs::path meta = dir / "STRATA";
+  if (!fs::exists(meta)) {
+    if (!options_.create_if_missing || options_.read_only) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "no Strata store at '" + options_.data_dir +
+                       "' (missing STRATA file); check --data or create one by appending");
+    }
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return Error(ErrorCode::kIoError,
+                   "cannot create data directory '" + options_.data_dir + "': " + ec.message());
+    }
+    if (options_.shards == 0) options_.shards = kDefaultShards;
+    nlohmann::json j = {{"format", kStoreFormat},
+                        {"shards", options_.shards},
+                        {"partitions", options_.partitions}};
+    std::string tmp = (dir / "STRATA.tmp").string();
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << j.dump(2) << "\n";
+      if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
+    }
+    fs::rename(tmp, meta, ec);
+    if (ec) return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
+  } else {
+    std::ifstream in(meta);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.contains("shards") || !j.contains("partitions")) {
+      return Error(ErrorCode::kCorruption, meta.string() + " is not a valid store description");
+    }
+    if (j.value("format", 0u) != kStoreFormat) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "the store at '" + options_.data_dir + "' has format " +
+                       std::to_string(j.value("format", 0u)) + "; this build reads format " +
+                       std::to_string(kStoreFormat));
+    }
+    uint32_t shards = j["shards"], partitions = j["partitions"];
+    if (options_.shards != 0 && options_.shards != shards) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "the store at '" + options_.data_dir + "' was created with " +
+                       std::to_string(shards) + " shards; omit --shards or pass --shards " +
+                       std::to_string(shards));
+    }
+    options_.shards = shards;
+    options_.partitions = partitions;
+  }
+
+  shared_ = warm::SharedResources::Create(options_.warm);
+  uint64_t last = 0;
+  for (uint32_t i = 0; i < options_.shards; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "shard-%03u", i);
+    auto w = warm::WarmShard::Open((dir / name).string(), options_, shared_);
+    if (!w) return w.error();
+    auto shard = std::make_unique<Shard>(ShardId(i), options_, std::move(*w));
+    if (!options_.read_only) STRATA_TRY(shard->Recover());
+    else {
+      // Read-only: no index replay (it would write); positions come from the log.
+      auto lp = shard->warm().LastPosition();
+      if (!lp) return lp.error();
+    }
+    auto lp = shard->warm().LastPosition();
+    if (!lp) return lp.error();
+    if (*lp) last = std::max(last, (*lp)->value());
+    shards_.push_back(std::move(shard));
+  }
+  ring_ = std::make_unique<hot::Ring>(options_.hot, Position(last + 1), options_.clock);
+  if (!options_.read_only) {
+    for (auto& s : shards_) s->Start(ring_.get());
+    if (options_.durability == Durability::kAsync) {
+      async_sync_ = std::thread([this] { AsyncSyncLoop(); });
+    }
+  }
+  spdlog::debug("store open at {}: {} shards, next position {}", options_.data_dir,
+                options_.shards, last + 1);
+  return OkStatus();
+}
+
+StoreImpl::~StoreImpl() { IgnoreError(Close()); }
+
+Status StoreImpl::Close() {
+  std::lock_guard lock(close_mu_);
+  if (closed_) return OkStatus();
+  closing_.store(true, std::memory_order_release);
+  if (!ring_) {  // Open failed part-way: only shards without threads exist
+    closed_ = true;
+    return OkStatus();
+  }
+  // Subscriptions end first: their threads see closing(), call OnStop and unregister. Their
+  // owners still hold the Subscription objects, which no longer touch the store.
+  ring_->WakeAll();
+  {
+    std::unique_lock sl(subs_mu_);
+    subs_cv_.wait(sl, [&] { return subs_.empty(); });
+  }
+  for (auto& s : shards_) s->Stop();
+  {
+    std::lock_guard al(async_mu_);
+  }
+  async_cv_.notify_all();
+  if (async_sync_.joinable()) async_sync_.join();
+  Status result = OkStatus();
+  if (options_.durability == Durability::kAsync && !options_.read_only) {
+    for (auto& s : shards_) {
+      auto st = s->warm().SyncWal();
+      if (!st && result) result = st;
+    }
+  }
+  closed_ = true;
+  return result;
+}
+
+void StoreImpl::AsyncSyncLoop() {
+  std::unique_lock lock(async_mu_);
+  while (!closing()) {
+    async_cv_.wait_for(lock, options_.async_sync_interval);
+    for (auto& s : shards_) {
+      auto st = s->warm().SyncWal();
+      if (!st) spdlog::warn("background WAL sync failed: {}", st.error().ToString());
+    }
+  }
+}
+
+Shard& StoreImpl::ShardFor(std::string_view stream) {
+  std::string_view key = OriginalStreamOf(stream);  // $$x lives with x
+  uint64_t h = XXH3_64bits(key.data(), key.size());
+  uint32_t partition = static_cast<uint32_t>(h % options_.partitions);
+  return *shards_[partition % shards_.size()];
+}
+
+Status StoreImpl::ValidateAppend(const AppendRequest& r) const {
+  STRATA_TRY(ValidateStreamName(r.stream));
+  if (r.expected.kind() == ExpectedRevision::Kind::kExact &&
+      r.expected.revision().value() >= kTombstoneRevision) {
+    return Error(ErrorCode::kInvalidExpectedRevision,
+                 "expected revision " + std::to_string(r.expected.revision().value()) +
+                     " is out of range");
+  }
+  if (r.events.size() > kMaxEventsPerAppend) {
+    return Error(ErrorCode::kAppendTooLarge,
+                 "one append carries " + std::to_string(r.events.size()) + " events; the limit is " +
+                     std::to_string(kMaxEventsPerAppend) + ": split it into several appends");
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < r.events.size(); ++i) {
+    const EventData& e = r.events[i];
+    if (e.event_id.IsNil()) {
+      return Error(ErrorCode::kInvalidEventId,
+                   "event " + std::to_string(i) + " has the nil UUID as its id; give every event "
+                   "a unique id (a random UUID), which also makes retries safe");
+    }
+    if (e.type.empty()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "event " + std::to_string(i) + " has an empty type; set a type such as "
+                   "'OrderPlaced'");
+    }
+    if (e.PayloadBytes() > options_.max_event_bytes) {
+      return Error(ErrorCode::kEventTooLarge,
+                   "event " + std::to_string(i) + " is " + std::to_string(e.PayloadBytes()) +
+                       " bytes; the limit is " + std::to_string(options_.max_event_bytes) +
+                       " bytes: store large payloads elsewhere and append a reference");
+    }
+    total += e.PayloadBytes();
+  }
+  if (total > options_.max_append_bytes) {
+    return Error(ErrorCode::kAppendTooLarge,
+                 "the append is " + std::to_string(total) + " bytes; the limit is " +
+                     std::to_string(options_.max_append_bytes) + ": split it");
+  }
+  if (r.events.size() > 1) {
+    std::unordered_set<Uuid> ids;
+    for (const auto& e : r.events) {
+      if (!ids.insert(e.event_id).second) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "event id " + e.event_id.ToString() +
+                         " appears twice in one append; every event needs its own id");
+      }
+    }
+  }
+  return OkStatus();
+}
+
+void StoreImpl::AppendAsync(AppendRequest request, AppendCallback done) {
+  if (closing()) return done(Error(ErrorCode::kStoreClosed, "the store is closed"));
+  if (options_.read_only) {
+    return done(Error(ErrorCode::kStoreClosed, "the store is open read-only"));
+  }
+  if (auto st = ValidateAppend(request); !st) return done(st.error());
+  ShardOp op;
+  op.bytes = 64;
+  for (const auto& e : request.events) op.bytes += e.PayloadBytes() + 64;
+  op.request = std::move(request);
+  op.done = std::move(done);
+  ShardFor(op.request.stream).Submit(std::move(op));
+}
+
+Result<DeleteResult> StoreImpl::Delete(DeleteRequest request) {
+  if (closing()) return Error(ErrorCode::kStoreClosed, "the store is closed");
+  if (options_.read_only) return Error(ErrorCode::kStoreClosed, "the store is open read-only");
+  STRATA_TRY(ValidateStreamName(request.stream));
+  if (IsMetadataStream(request.stream)) {
+    return Error(ErrorCode::kInvalidStreamName,
+                 "'" + request.stream + "' is a metadata stream; delete the stream itself");
+  }
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  ShardOp op;
+  op.kind = request.tombstone ? ShardOp::Kind::kTombstone : ShardOp::Kind::kSoftDelete;
+  op.bytes = 256;
+  op.request.stream = request.stream;
+  op.request.expected = request.expected;
+  op.request.deadline = request.deadline;
+  op.done = [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); };
+  ShardFor(request.stream).Submit(std::move(op));
+  auto r = future.get();
+  if (!r) return r.error();
+  return DeleteResult{r->last_position};
+}
+
+void StoreImpl::Register(SubscriptionImpl* s) {
+  std::lock_guard lock(subs_mu_);
+  subs_.insert(s);
+}
+
+void StoreImpl::Unregister(SubscriptionImpl* s) {
+  std::lock_guard lock(subs_mu_);
+  subs_.erase(s);
+  subs_cv_.notify_all();
+}
+
+Result<std::optional<StreamHead>> StoreImpl::GetHead(std::string_view stream) {
+  return ShardFor(stream).GetHead(stream);
+}
+
+Result<ReadStreamResult> StoreImpl::ReadStream(const ReadStreamRequest& request) {
+  STRATA_TRY(ValidateStreamName(request.stream));
+  return ShardFor(request.stream).ReadStream(request, ring_.get());
+}
+
+Status StoreImpl::ScanAll(Position from, Position to,
+                          const std::function<bool(const RecordView&)>& visit) {
+  uint64_t p = std::max<uint64_t>(from.value(), 1);
+  const uint64_t end = std::min(to.value(), ring_->watermark().value());
+  std::string buf;
+  // Hot path: consecutive positions straight from the ring.
+  while (p < end && ring_->Read(Position(p), &buf)) {
+    auto v = DecodeRecord(buf);
+    if (!v) break;  // a torn copy: read it from the warm tier instead
+    if (!visit(*v)) return OkStatus();
+    ++p;
+  }
+  if (p >= end) return OkStatus();
+  // Warm path: k-way merge of the shards' logs by position.
+  std::vector<std::unique_ptr<warm::EventCursor>> cursors;
+  for (auto& s : shards_) {
+    auto c = s->warm().NewCursor();
+    c->Seek(Position(p));
+    cursors.push_back(std::move(c));
+  }
+  while (true) {
+    warm::EventCursor* best = nullptr;
+    for (auto& c : cursors) {
+      if (c->Valid() && c->position().value() < end &&
+          (!best || c->position() < best->position())) {
+        best = c.get();
+      }
+    }
+    if (!best) break;
+    auto v = DecodeRecord(best->record());
+    if (!v) {
+      return Error(ErrorCode::kCorruption, "position " + std::to_string(best->position().value()) +
+                                               ": " + v.error().message());
+    }
+    if (!visit(*v)) return OkStatus();
+    best->Next();
+  }
+  for (auto& c : cursors) STRATA_TRY(c->status());
+  return OkStatus();
+}
+
+Result<ReadAllResult> StoreImpl::ReadAll(const ReadAllRequest& req) {
+  auto matcher = FilterMatcher::Compile(req.filter);
+  if (!matcher) return matcher.error();
+  ReadAllResult out;
+  const uint64_t count = std::max<uint64_t>(req.max_count, 1);
+  const uint64_t watermark = ring_->watermark().value();
+  uint64_t examined = 0;
+  if (req.direction == Direction::kForwards) {
+    const uint64_t from = std::max<uint64_t>(req.from ? req.from->value() : 1, 1);
+    uint64_t next = from;
+    bool stopped = false;
+    STRATA_TRY(ScanAll(Position(from), Position(watermark), [&](const RecordView& v) {
+      ++examined;
+      next = v.header.position.value() + 1;
+      if (matcher->Matches(v.stream, v.type)) out.events.push_back(v.ToEvent());
+      if (out.events.size() >= count || (req.max_scan && examined >= req.max_scan)) {
+        stopped = true;
+        return false;
+      }
+      return true;
+    }));
+    out.end = !stopped || next >= watermark;
+    out.next = Position(stopped ? next : std::max(next, watermark));
+    return out;
+  }
+  // Backwards: merge from the top down, no ring.
+  if (watermark <= 1) {
+    out.end = true;
+    return out;
+  }
+  const uint64_t start = std::min(req.from ? req.from->value() : watermark - 1, watermark - 1);
+  std::vector<std::unique_ptr<warm::EventCursor>> cursors;
+  for (auto& s : shards_) {
+    auto c = s->warm().NewCursor();
+    c->SeekForPrev(Position(start));
+    cursors.push_back(std::move(c));
+  }
+  uint64_t next = start;
+  bool stopped = false;
+  while (true) {
+    warm::EventCursor* best = nullptr;
+    for (auto& c : cursors) {
+      if (c->Valid() && (!best || c->position() > best->position())) best = c.get();
+    }
+    if (!best) break;
+    auto v = DecodeRecord(best->record());
+    if (!v) return v.error();
+    ++examined;
+    next = v->header.position.value() - 1;
+    if (matcher->Matches(v->stream, v->type)) out.events.push_back(v->ToEvent());
+    best->Prev();
+    if (out.events.size() >= count || (req.max_scan && examined >= req.max_scan)) {
+      stopped = true;
+      break;
+    }
+  }
+  for (auto& c : cursors) STRATA_TRY(c->status());
+  out.end = !stopped || next == 0;
+  out.next = Position(next);
+  return out;
+}
+
+StoreStats StoreImpl::Stats() {
+  StoreStats s;
+  s.watermark = ring_->watermark();
+  s.ring_hits = ring_->hits();
+  s.ring_misses = ring_->misses();
+  s.ring_bytes = ring_->arena_bytes();
+  for (auto& sh : shards_) s.shards.push_back(sh->Stats());
+  return s;
+}
+
+}  // namespace storage
+}  // namespace strata

@@ -1,0 +1,83 @@
+// StoreImpl: the Store behind the public interface. Owns the shards, the ring (sequencer,
+// watermark, hot tier) and the subscriptions' bookkeeping. Internal to src/storage.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "storage/hot/ring.h"
+#include "storage/shard.h"
+#include "storage/store.h"
+#include "storage/warm/warm_shard.h"
+
+namespace strata::storage {
+
+class SubscriptionImpl;
+
+// A compiled AllFilter.
+class FilterMatcher {
+ public:
+  static Result<FilterMatcher> Compile(const AllFilter& filter);
+  bool Matches(std::string_view stream, std::string_view type) const;
+  bool empty() const { return empty_; }
+
+ private:
+  AllFilter f_;
+  std::optional<std::regex> stream_re_, type_re_;
+  bool empty_ = true;
+};
+
+class StoreImpl : public Store {
+ public:
+  static Result<std::unique_ptr<StoreImpl>> Open(const StoreOptions& options);
+  ~StoreImpl() override;
+
+  void AppendAsync(AppendRequest request, AppendCallback done) override;
+  Result<DeleteResult> Delete(DeleteRequest request) override;
+  Result<ReadStreamResult> ReadStream(const ReadStreamRequest& request) override;
+  Result<ReadAllResult> ReadAll(const ReadAllRequest& request) override;
+  Status ScanAll(Position from, Position to,
+                 const std::function<bool(const RecordView&)>& visit) override;
+  Result<std::unique_ptr<Subscription>> Subscribe(
+      SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) override;
+  Position Watermark() const override { return ring_->watermark(); }
+  StoreStats Stats() override;
+  Status Close() override;
+
+  // For subscriptions.
+  hot::Ring& ring() { return *ring_; }
+  bool closing() const { return closing_.load(std::memory_order_acquire); }
+  void Register(SubscriptionImpl* s);
+  void Unregister(SubscriptionImpl* s);  // called by the subscription's thread as it exits
+  Result<std::optional<StreamHead>> GetHead(std::string_view stream);
+
+ private:
+  explicit StoreImpl(const StoreOptions& options) : options_(options) {}
+  Status OpenShards();
+  Shard& ShardFor(std::string_view stream);
+  Status ValidateAppend(const AppendRequest& r) const;
+  void AsyncSyncLoop();
+
+  StoreOptions options_;
+  std::shared_ptr<warm::SharedResources> shared_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<hot::Ring> ring_;
+  std::atomic<bool> closing_{false};
+  bool closed_ = false;
+  std::mutex close_mu_;
+
+  std::mutex subs_mu_;
+  std::condition_variable subs_cv_;
+  std::set<SubscriptionImpl*> subs_;  // GUARDED_BY(subs_mu_)
+
+  std::thread async_sync_;
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+};
+
+}  // namespace strata::storage

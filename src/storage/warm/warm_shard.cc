@@ -1,0 +1,428 @@
+#include "storage/warm/warm_shard.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <atomic>
+
+#include "base/coding.h"
+
+namespace strata::warm {
+namespace {
+
+// Column family names and indexes (docs/warm-layout.md).
+enum Cf : int { kDefault = 0, kEvents, kStreams, kDedupe, kHeads, kTime, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "events", "streams", "dedupe", "heads", "time"};
+
+Error FromRocks(const rocksdb::Status& s, std::string_view what) {
+  ErrorCode code = s.IsCorruption() ? ErrorCode::kCorruption : ErrorCode::kIoError;
+  return Error(code, std::string(what) + ": " + s.ToString());
+}
+
+std::string PositionKey(Position p) {
+  std::string k(8, '\0');
+  PutBigEndian64(k.data(), p.value());
+  return k;
+}
+std::string StreamIndexKey(StreamNumber n, Revision r) {
+  std::string k(16, '\0');
+  PutBigEndian64(k.data(), n.value());
+  PutBigEndian64(k.data() + 8, r.value());
+  return k;
+}
+std::string DedupeKey(StreamNumber n, const Uuid& id) {
+  std::string k(24, '\0');
+  PutBigEndian64(k.data(), n.value());
+  std::memcpy(k.data() + 8, id.data(), 16);
+  return k;
+}
+
+// Drops dedupe entries older than the idempotency window during compaction.
+class DedupeExpiryFilter : public rocksdb::CompactionFilter {
+ public:
+  DedupeExpiryFilter(int64_t window_us, Clock* clock) : window_us_(window_us), clock_(clock) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    if (value.size() < 24) return false;
+    int64_t recorded = static_cast<int64_t>(GetLittle64(value.data() + 16));
+    return clock_->NowMicros() - recorded > window_us_;
+  }
+  const char* Name() const override { return "strata.DedupeExpiryFilter"; }
+
+ private:
+  int64_t window_us_;
+  Clock* clock_;
+};
+
+class SharedRocks : public SharedResources {
+ public:
+  explicit SharedRocks(const WarmOptions& o)
+      : cache(rocksdb::NewLRUCache(o.block_cache_bytes)),
+        wbm(std::make_shared<rocksdb::WriteBufferManager>(o.memtable_budget, cache)) {}
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> wbm;
+};
+
+class RocksCursor : public EventCursor {
+ public:
+  explicit RocksCursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
+  void Seek(Position p) override { it_->Seek(PositionKey(p)); }
+  void SeekForPrev(Position p) override { it_->SeekForPrev(PositionKey(p)); }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  Position position() const override { return Position(GetBigEndian64(it_->key().data())); }
+  std::string_view record() const override {
+    auto v = it_->value();
+    return {v.data(), v.size()};
+  }
+  Status status() const override {
+    if (it_->status().ok()) return OkStatus();
+    return FromRocks(it_->status(), "reading the events column family");
+  }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+std::shared_ptr<SharedResources> SharedResources::Create(const WarmOptions& options) {
+  return std::make_shared<SharedRocks>(options);
+}
+
+struct IndexBatch::Rep {
+  // (column family, key, value); bound to handles at commit time.
+  std::vector<std::tuple<int, std::string, std::string>> puts;
+};
+
+IndexBatch::IndexBatch() : rep_(std::make_unique<Rep>()) {}
+IndexBatch::~IndexBatch() = default;
+size_t IndexBatch::Count() const { return rep_->puts.size(); }
+
+void IndexBatch::PutStreamIndex(StreamNumber number, Revision revision, Position position) {
+  std::string v(8, '\0');
+  PutLittle64(v.data(), position.value());
+  rep_->puts.emplace_back(kStreams, StreamIndexKey(number, revision), std::move(v));
+}
+void IndexBatch::PutDedupe(StreamNumber number, const Uuid& id, const DedupeEntry& e) {
+  std::string v(24, '\0');
+  PutLittle64(v.data(), e.revision.value());
+  PutLittle64(v.data() + 8, e.position.value());
+  PutLittle64(v.data() + 16, static_cast<uint64_t>(e.recorded_ts));
+  rep_->puts.emplace_back(kDedupe, DedupeKey(number, id), std::move(v));
+}
+void IndexBatch::PutHead(std::string_view stream, std::string_view encoded) {
+  rep_->puts.emplace_back(kHeads, std::string(stream), std::string(encoded));
+}
+void IndexBatch::PutTimeBlock(uint64_t block, int64_t min_ts, int64_t max_ts) {
+  std::string k(8, '\0'), v(16, '\0');
+  PutBigEndian64(k.data(), block);
+  PutLittle64(v.data(), static_cast<uint64_t>(min_ts));
+  PutLittle64(v.data() + 8, static_cast<uint64_t>(max_ts));
+  rep_->puts.emplace_back(kTime, std::move(k), std::move(v));
+}
+void IndexBatch::PutMeta(std::string_view key, std::string_view value) {
+  rep_->puts.emplace_back(kDefault, std::string(key), std::string(value));
+}
+
+struct WarmShard::Rep {
+  std::shared_ptr<SharedResources> shared;
+  std::unique_ptr<DedupeExpiryFilter> dedupe_filter;  // outlives db (declared first)
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  std::shared_ptr<rocksdb::Statistics> statistics;
+  rocksdb::WriteBatch write_batch;  // reused by the writer thread
+  ~Rep() {
+    if (db) {
+      for (auto* h : cfs) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      cfs.clear();
+      db->Close().PermitUncheckedError();
+    }
+  }
+};
+
+WarmShard::WarmShard(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+WarmShard::~WarmShard() = default;
+
+Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
+                                                   const StoreOptions& options,
+                                                   std::shared_ptr<SharedResources> shared) {
+  auto* res = static_cast<SharedRocks*>(shared.get());
+  const WarmOptions& w = options.warm;
+  rocksdb::DBOptions db;
+  db.create_if_missing = options.create_if_missing;
+  db.create_missing_column_families = true;
+  db.paranoid_checks = true;
+  db.max_background_jobs = w.max_background_jobs;
+  db.write_buffer_manager = res->wbm;
+  db.bytes_per_sync = 1 << 20;
+  db.wal_bytes_per_sync = 0;
+  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db.statistics = rocksdb::CreateDBStatistics();
+  db.statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  db.max_total_wal_size = 512ull << 20;
+  db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db.keep_log_file_num = 4;
+
+  auto base_cf = [&](size_t write_buffer) {
+    rocksdb::ColumnFamilyOptions cf;
+    cf.write_buffer_size = write_buffer;
+    cf.max_write_buffer_number = w.max_write_buffer_number;
+    cf.compaction_style = rocksdb::kCompactionStyleLevel;
+    cf.level_compaction_dynamic_level_bytes = true;
+    cf.compression = rocksdb::kZSTD;
+    cf.bottommost_compression = rocksdb::kZSTD;
+    cf.compression_opts.level = w.zstd_level;
+    return cf;
+  };
+  auto table = [&](bool bloom) {
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = res->cache;
+    t.block_size = 16 << 10;
+    if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
+    return rocksdb::NewBlockBasedTableFactory(t);
+  };
+
+  auto rep = std::make_unique<Rep>();
+  rep->shared = shared;
+  rep->statistics = db.statistics;
+  rep->dedupe_filter = std::make_unique<DedupeExpiryFilter>(
+      std::chrono::duration_cast<std::chrono::microseconds>(options.idempotency_window).count(),
+      options.clock);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (int i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions cf =
+        base_cf(i == kEvents ? w.write_buffer_size : w.index_write_buffer_size);
+    if (i == kDefault || i == kTime) cf.write_buffer_size = 4 << 20;
+    cf.table_factory.reset(table(i == kStreams || i == kDedupe || i == kHeads));
+    if (i == kStreams) {
+      cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    }
+    if (i == kDedupe) {
+      cf.compaction_filter = rep->dedupe_filter.get();
+      cf.memtable_whole_key_filtering = true;
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    }
+    descs.emplace_back(kCfNames[i], cf);
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db, dir, descs, &rep->cfs, &raw);
+  } else {
+    s = rocksdb::DB::Open(db, dir, descs, &rep->cfs, &raw);
+  }
+  if (!s.ok()) return FromRocks(s, "opening the warm tier at " + dir);
+  rep->db.reset(raw);
+  return std::unique_ptr<WarmShard>(new WarmShard(std::move(rep)));
+}
+
+Status WarmShard::WriteRecords(const std::vector<std::pair<Position, std::string_view>>& records,
+                               bool sync) {
+  rocksdb::WriteBatch& b = rep_->write_batch;
+  b.Clear();
+  char key[8];
+  for (const auto& [pos, rec] : records) {
+    PutBigEndian64(key, pos.value());
+    auto s = b.Put(rep_->cfs[kEvents], rocksdb::Slice(key, 8), rocksdb::Slice(rec.data(), rec.size()));
+    if (!s.ok()) return FromRocks(s, "building a write batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  auto s = rep_->db->Write(wo, &b);
+  if (!s.ok()) return FromRocks(s, "writing to the warm tier");
+  return OkStatus();
+}
+
+Status WarmShard::SyncWal() {
+  auto s = rep_->db->FlushWAL(/*sync=*/true);
+  if (!s.ok()) return FromRocks(s, "syncing the WAL");
+  return OkStatus();
+}
+
+Result<std::optional<std::string>> WarmShard::GetRecord(Position p) {
+  std::string value;
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cfs[kEvents], PositionKey(p), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading position " + std::to_string(p.value()));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status WarmShard::GetRecords(const std::vector<Position>& positions, std::vector<std::string>* out) {
+  out->clear();
+  if (positions.empty()) return OkStatus();
+  std::vector<std::string> keys;
+  keys.reserve(positions.size());
+  for (auto p : positions) keys.push_back(PositionKey(p));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(keys.size(), rep_->cfs[kEvents]);
+  auto statuses = rep_->db->MultiGet(rocksdb::ReadOptions(), cfs, slices, out);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      return Error(ErrorCode::kCorruption,
+                   "the stream index points at position " + std::to_string(positions[i].value()) +
+                       " but the log has no record there");
+    }
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading events");
+  }
+  return OkStatus();
+}
+
+std::unique_ptr<EventCursor> WarmShard::NewCursor() {
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  ro.verify_checksums = true;
+  return std::make_unique<RocksCursor>(
+      std::unique_ptr<rocksdb::Iterator>(rep_->db->NewIterator(ro, rep_->cfs[kEvents])));
+}
+
+Result<std::optional<Position>> WarmShard::LastPosition() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cfs[kEvents]));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "finding the last position");
+  if (!it->Valid()) return std::optional<Position>();
+  return std::optional<Position>(Position(GetBigEndian64(it->key().data())));
+}
+
+Status WarmShard::CommitIndex(IndexBatch& batch) {
+  rocksdb::WriteBatch b;
+  for (auto& [cf, k, v] : batch.rep_->puts) {
+    auto s = b.Put(rep_->cfs[cf], k, v);
+    if (!s.ok()) return FromRocks(s, "building an index batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // made durable by the writer's next WAL sync; recovery replays the log anyway
+  auto s = rep_->db->Write(wo, &b);
+  if (!s.ok()) return FromRocks(s, "writing the indexes");
+  batch.rep_->puts.clear();
+  return OkStatus();
+}
+
+Result<std::vector<std::pair<Revision, Position>>> WarmShard::ReadStreamIndex(StreamNumber number,
+                                                                              Revision from,
+                                                                              bool forwards,
+                                                                              uint64_t limit) {
+  std::vector<std::pair<Revision, Position>> out;
+  std::string lower = StreamIndexKey(number, Revision(0));
+  std::string upper = StreamIndexKey(number.Next(), Revision(0));
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cfs[kStreams]));
+  std::string start = StreamIndexKey(number, from);
+  if (forwards) {
+    it->Seek(start);
+  } else {
+    it->SeekForPrev(start);
+  }
+  while (it->Valid() && out.size() < limit) {
+    out.emplace_back(Revision(GetBigEndian64(it->key().data() + 8)),
+                     Position(GetLittle64(it->value().data())));
+    if (forwards) {
+      it->Next();
+    } else {
+      it->Prev();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
+  return out;
+}
+
+Result<std::optional<DedupeEntry>> WarmShard::GetDedupe(StreamNumber number, const Uuid& id) {
+  std::string value;
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cfs[kDedupe], DedupeKey(number, id), &value);
+  if (s.IsNotFound()) return std::optional<DedupeEntry>();
+  if (!s.ok()) return FromRocks(s, "reading the dedupe index");
+  if (value.size() < 24) return Error(ErrorCode::kCorruption, "dedupe entry too short");
+  return std::optional<DedupeEntry>(DedupeEntry{Revision(GetLittle64(value.data())),
+                                                Position(GetLittle64(value.data() + 8)),
+                                                static_cast<int64_t>(GetLittle64(value.data() + 16))});
+}
+
+Result<std::optional<std::pair<int64_t, int64_t>>> WarmShard::GetTimeBlock(uint64_t block) {
+  std::string key(8, '\0'), value;
+  PutBigEndian64(key.data(), block);
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cfs[kTime], key, &value);
+  if (s.IsNotFound()) return std::optional<std::pair<int64_t, int64_t>>();
+  if (!s.ok()) return FromRocks(s, "reading the time index");
+  if (value.size() < 16) return Error(ErrorCode::kCorruption, "time index entry too short");
+  return std::optional<std::pair<int64_t, int64_t>>(
+      std::pair<int64_t, int64_t>(static_cast<int64_t>(GetLittle64(value.data())),
+                                  static_cast<int64_t>(GetLittle64(value.data() + 8))));
+}
+
+Result<std::optional<std::string>> WarmShard::GetHead(std::string_view stream) {
+  std::string value;
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cfs[kHeads],
+                         rocksdb::Slice(stream.data(), stream.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading a stream head");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<std::string>> WarmShard::GetMeta(std::string_view key) {
+  std::string value;
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cfs[kDefault],
+                         rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading shard metadata");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status WarmShard::PutMeta(std::string_view key, std::string_view value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  auto s = rep_->db->Put(wo, rep_->cfs[kDefault], rocksdb::Slice(key.data(), key.size()),
+                         rocksdb::Slice(value.data(), value.size()));
+  if (!s.ok()) return FromRocks(s, "writing shard metadata");
+  return OkStatus();
+}
+
+Status WarmShard::ForEachHead(
+    const std::function<bool(std::string_view, std::string_view)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cfs[kHeads]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()})) {
+      break;
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "listing stream heads");
+  return OkStatus();
+}
+
+WarmStats WarmShard::Stats() {
+  WarmStats st;
+  auto* db = rep_->db.get();
+  uint64_t v = 0;
+  if (db->GetIntProperty(rep_->cfs[kEvents], "rocksdb.estimate-num-keys", &v)) st.estimated_events = v;
+  for (auto* cf : rep_->cfs) {
+    if (db->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &v)) st.live_bytes += v;
+    if (db->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &v)) st.memtable_bytes += v;
+    if (db->GetIntProperty(cf, "rocksdb.estimate-pending-compaction-bytes", &v)) {
+      st.compaction_pending_bytes += v;
+    }
+  }
+  if (db->GetIntProperty("rocksdb.num-running-compactions", &v)) st.running_compactions = v;
+  if (db->GetIntProperty("rocksdb.is-write-stopped", &v)) st.write_stopped = v != 0;
+  if (rep_->statistics) st.write_stall_micros = rep_->statistics->getTickerCount(rocksdb::STALL_MICROS);
+  return st;
+}
+
+}  // namespace strata::warm

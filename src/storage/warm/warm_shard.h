@@ -1,0 +1,124 @@
+// WarmShard: one shard's RocksDB (docs/warm-layout.md), behind Strata's own types.
+//
+// Column families: events (position -> record; written by the shard writer), streams
+// (stream number + revision -> position), dedupe (stream number + event id -> revision,
+// position, recorded_ts), heads (stream name -> head state), time (block -> min/max source_ts),
+// default (meta: the indexer checkpoint and counters). Everything but `events` is written by the
+// indexer, so the append path does one sequential write per event.
+//
+// Thread-safety: WriteRecords from the shard writer thread only; CommitIndex from the indexer
+// thread only; every read from any thread. RocksDB provides the synchronisation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include "base/uuid.h"
+#include "model/types.h"
+#include "storage/options.h"
+
+namespace strata::warm {
+
+// State shared by every shard of a store: block cache, memtable budget.
+class SharedResources {
+ public:
+  static std::shared_ptr<SharedResources> Create(const WarmOptions& options);
+  virtual ~SharedResources() = default;
+};
+
+struct DedupeEntry {
+  Revision revision;
+  Position position;
+  int64_t recorded_ts = 0;
+};
+
+// A batch of index writes, applied atomically with the checkpoint.
+class IndexBatch {
+ public:
+  IndexBatch();
+  ~IndexBatch();
+  void PutStreamIndex(StreamNumber number, Revision revision, Position position);
+  void PutDedupe(StreamNumber number, const Uuid& id, const DedupeEntry& entry);
+  void PutHead(std::string_view stream, std::string_view encoded_head);
+  void PutTimeBlock(uint64_t block, int64_t min_ts, int64_t max_ts);
+  void PutMeta(std::string_view key, std::string_view value);
+  size_t Count() const;
+
+ private:
+  friend class WarmShard;
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// Iterates the events column family in position order.
+class EventCursor {
+ public:
+  virtual ~EventCursor() = default;
+  virtual void Seek(Position p) = 0;         // first record at or after p
+  virtual void SeekForPrev(Position p) = 0;  // last record at or before p
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual void Prev() = 0;
+  virtual Position position() const = 0;
+  virtual std::string_view record() const = 0;  // valid until the cursor moves
+  virtual Status status() const = 0;
+};
+
+struct WarmStats {
+  uint64_t estimated_events = 0;
+  uint64_t live_bytes = 0;
+  uint64_t compaction_pending_bytes = 0;
+  uint64_t running_compactions = 0;
+  uint64_t write_stall_micros = 0;
+  uint64_t memtable_bytes = 0;
+  bool write_stopped = false;
+};
+
+class WarmShard {
+ public:
+  static Result<std::unique_ptr<WarmShard>> Open(const std::string& dir, const StoreOptions& options,
+                                                 std::shared_ptr<SharedResources> shared);
+  ~WarmShard();
+
+  // Writes records keyed by position in one atomic batch; with sync, returns after the WAL is
+  // fdatasynced (the records are durable), else after write(2).
+  Status WriteRecords(const std::vector<std::pair<Position, std::string_view>>& records, bool sync);
+  Status SyncWal();
+
+  Result<std::optional<std::string>> GetRecord(Position p);
+  // Fills out[i] for positions[i]; a missing record is an error (the index points at it).
+  Status GetRecords(const std::vector<Position>& positions, std::vector<std::string>* out);
+  std::unique_ptr<EventCursor> NewCursor();
+  // Last position in the log, or nullopt when empty.
+  Result<std::optional<Position>> LastPosition();
+
+  Status CommitIndex(IndexBatch& batch);
+  // (revision, position) pairs of `number` from `from` in `direction`, up to `limit`.
+  Result<std::vector<std::pair<Revision, Position>>> ReadStreamIndex(StreamNumber number,
+                                                                     Revision from, bool forwards,
+                                                                     uint64_t limit);
+  // The min/max source_ts of a time block, if written.
+  Result<std::optional<std::pair<int64_t, int64_t>>> GetTimeBlock(uint64_t block);
+  Result<std::optional<DedupeEntry>> GetDedupe(StreamNumber number, const Uuid& id);
+  Result<std::optional<std::string>> GetHead(std::string_view stream);
+  Result<std::optional<std::string>> GetMeta(std::string_view key);
+  Status PutMeta(std::string_view key, std::string_view value);
+  // Visits every (stream name, encoded head); for stats and verification.
+  Status ForEachHead(const std::function<bool(std::string_view, std::string_view)>& visit);
+
+  WarmStats Stats();
+
+ private:
+  struct Rep;
+  explicit WarmShard(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace strata::warm
