@@ -262,17 +262,20 @@ bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) 
     for (size_t i = 0; i < entries->size(); ++i) {
       if ((*entries)[i].id == req.events[i].event_id) ++matched;
     }
-    if (matched == 0) return true;
-    bool fresh = now - entries->front().recorded_ts <= window;
-    if (matched == n && entries->size() == n && fresh) {
-      finish(*entries);
-    } else if (fresh) {
-      conflict(matched);
+    if (matched > 0) {
+      bool fresh = now - entries->front().recorded_ts <= window;
+      if (matched == n && entries->size() == n && fresh) {
+        finish(*entries);
+      } else if (fresh) {
+        conflict(matched);
+      }
+      return true;
     }
-    return true;
+    // Not where the expected revision says: the original may have gone elsewhere (e.g. a
+    // no_stream append that re-opened a soft-deleted stream). Look the ids up.
   }
 
-  // any / stream_exists: look each id up.
+  // any / stream_exists (and the fall-through above): look each id up.
   if (s.number.value() == 0) return true;  // never had events
   std::vector<TailEntry> found;
   for (const auto& e : req.events) {

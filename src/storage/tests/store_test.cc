@@ -128,6 +128,26 @@ TEST_F(StoreTest, RetryInTheSameGroupCommitIsStillDeduplicated) {
   EXPECT_EQ(ReadAllOf("burst").size(), 1u);
 }
 
+// Found by `strata stress`: a no_stream append that re-opened a soft-deleted stream put its
+// events after the old ones, so a retry must find them by id, not at revision 0 — and must not
+// write them again once the stream is soft-deleted a second time.
+TEST_F(StoreTest, RetryOfAnAppendThatReopenedASoftDeletedStreamIsDeduplicated) {
+  ASSERT_TRUE(store_->Append(Req("re", ExpectedRevision::Any(), {Event(), Event()})));
+  ASSERT_TRUE(store_->Delete({"re", ExpectedRevision::Any(), false}));
+  auto req = Req("re", ExpectedRevision::NoStream(), {Event()});
+  auto first = store_->Append(req);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->first_revision, Revision(2));
+  auto retry = store_->Append(req);
+  ASSERT_TRUE(retry) << retry.error().ToString();
+  EXPECT_TRUE(retry->deduplicated);
+  ASSERT_TRUE(store_->Delete({"re", ExpectedRevision::Any(), false}));
+  auto again = store_->Append(req);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->first_position, first->first_position);
+}
+
 TEST_F(StoreTest, PartialOverlapIsAClearError) {
   auto a = Event(), b = Event();
   ASSERT_TRUE(store_->Append(Req("p", ExpectedRevision::Any(), {a})));
