@@ -54,7 +54,12 @@ struct StoreOptions {
   size_t max_queued_appends = 65536;
   size_t max_queued_bytes = 256u << 20;
   size_t max_group_events = 16384;        // events per group commit at most
-  size_t max_unindexed_bytes = 256u << 20;  // per shard: the writer waits for the indexer past this
+  size_t max_unindexed_bytes = 256u << 20;  // per shard: records handed to the indexer, not yet read
+  // The indexer writes a sorted index run after this many events (per shard) or this long.
+  size_t index_flush_events = 262144;
+  std::chrono::milliseconds index_flush_interval{5000};
+  // Per shard: events not yet in an index run. The writer waits for the indexer past this.
+  size_t max_unindexed_events = 1u << 20;
 
   std::chrono::microseconds segment_max_age{10'000'000};
   uint64_t segment_max_bytes = 512ull << 20;
@@ -63,7 +68,6 @@ struct StoreOptions {
   HotOptions hot;
   Clock* clock = Clock::Real();
   bool create_if_missing = true;
-  bool read_only = false;  // open without writer threads (stats, verify)
 
   Status Validate() const;
 };

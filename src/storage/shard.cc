@@ -57,16 +57,24 @@ Error Deleted(std::string_view stream) {
 }
 }  // namespace
 
-Shard::Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm)
-    : id_(id), options_(options), warm_(std::move(warm)) {}
+Shard::Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,
+             std::string index_dir)
+    : id_(id),
+      options_(options),
+      warm_(std::move(warm)),
+      runs_(std::move(index_dir), options.clock,
+            std::chrono::duration_cast<std::chrono::microseconds>(options.idempotency_window)
+                .count()) {}
 
 Shard::~Shard() { Stop(); }
 
 void Shard::Start(hot::Ring* ring) {
   ring_ = ring;
   started_ = true;
+  last_flush_ = std::chrono::steady_clock::now();
   writer_ = std::thread([this] { WriterLoop(); });
   indexer_ = std::thread([this] { IndexerLoop(); });
+  merger_ = std::thread([this] { MergerLoop(); });
 }
 
 void Shard::Stop() {
@@ -85,6 +93,12 @@ void Shard::Stop() {
   index_cv_.notify_all();
   index_space_cv_.notify_all();
   if (indexer_.joinable()) indexer_.join();
+  {
+    std::lock_guard lock(merge_mu_);
+    merge_stopping_ = true;
+  }
+  merge_cv_.notify_all();
+  if (merger_.joinable()) merger_.join();
   started_ = false;
 }
 
@@ -187,10 +201,9 @@ Result<std::vector<Shard::TailEntry>> Shard::LoadEntries(HeadEntry& h, uint64_t 
   uint64_t tail_front = h.tail_begin < h.tail.size() ? h.tail[h.tail_begin].revision : UINT64_MAX;
   if (from < tail_front) {
     uint64_t warm_count = std::min(count, tail_front - from);
-    auto idx = warm_->ReadStreamIndex(h.planned.number, Revision(from), true, warm_count);
-    if (!idx) return idx.error();
+    auto idx = runs_.FindStream(h.planned.number.value(), from, from + warm_count - 1);
     std::vector<Position> positions;
-    for (auto& [rev, pos] : *idx) positions.push_back(pos);
+    for (auto& [rev, pos] : idx) positions.push_back(Position(pos));
     std::vector<std::string> records;
     STRATA_TRY(warm_->GetRecords(positions, &records));
     for (auto& rec : records) {
@@ -292,15 +305,9 @@ bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) 
       continue;
     }
     if (!s.HasEvents()) continue;
-    auto d = warm_->GetDedupe(s.number, e.event_id);
-    if (!d) {
-      plan.state = Plan::State::kDone;
-      plan.result = d.error();
-      return true;
-    }
-    if (*d && now - (*d)->recorded_ts <= window) {
-      found.push_back({(*d)->revision.value(), (*d)->position.value(), e.event_id,
-                       (*d)->recorded_ts});
+    auto d = runs_.FindDedupe(s.number.value(), e.event_id);
+    if (d && now - d->recorded_ts <= window) {
+      found.push_back({d->revision, d->position, e.event_id, d->recorded_ts});
     }
   }
   if (found.empty()) return true;
@@ -441,14 +448,25 @@ void Shard::TrimTails(uint64_t indexed_upto) {
   }
 }
 
-void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
-  // Back-pressure from the indexer: bounded memory for the unindexed tail.
-  {
+void Shard::WaitForIndexer() {
+  // Back-pressure from the indexer: bounded memory for records not yet read by it, and for the
+  // tail of events not yet in an index run (trimmed here, by the writer, as runs are flushed).
+  while (true) {
+    {
+      std::unique_lock lock(state_mu_);
+      TrimTails(indexed_upto_.load(std::memory_order_acquire));
+    }
     std::unique_lock lock(index_mu_);
-    index_space_cv_.wait(lock, [&] {
-      return unindexed_bytes_ < options_.max_unindexed_bytes || index_stopping_;
-    });
+    if (index_stopping_ || (unindexed_bytes_ < options_.max_unindexed_bytes &&
+                            tail_fifo_.size() < options_.max_unindexed_events)) {
+      return;
+    }
+    index_space_cv_.wait_for(lock, std::chrono::milliseconds(10));
   }
+}
+
+void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
+  WaitForIndexer();
   const int64_t now = options_.clock->NowMicros();
   std::vector<Plan> plans(ops.size());
   uint32_t total_events = 0;

@@ -9,9 +9,11 @@
 // marks them durable and completes every append of the group.
 //
 // Indexer thread: derives the stream index, dedupe index, heads and time index from the records
-// the writer hands it (or, on recovery, from the log), off the append path, and persists its
-// checkpoint with them. Until an event is indexed, readers and the writer find it in the head's
-// in-memory tail.
+// the writer hands it (or, on recovery, from the log), off the append path. It collects entries
+// in memory and flushes them as sorted index runs (index_runs.h) every index_flush_events
+// events or index_flush_interval, persisting heads, the run manifest and its checkpoint in one
+// synced RocksDB batch. Until an event is in a flushed run, readers and the writer find it in
+// the head's in-memory tail. Merger thread: merges runs in the background.
 //
 // Readers (any thread) take state_mu_ shared. Done for durability: see Store.
 #pragma once
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "storage/hot/ring.h"
+#include "storage/index_runs.h"
 #include "storage/store.h"
 #include "storage/stream_head.h"
 #include "storage/warm/warm_shard.h"
@@ -55,7 +58,8 @@ struct NameEq {
 
 class Shard {
  public:
-  Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm);
+  Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,
+        std::string index_dir);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -115,9 +119,12 @@ class Shard {
 
   // Indexer thread and recovery.
   void IndexerLoop();
-  Status IndexRecords(const std::vector<std::string_view>& buffers, warm::IndexBatch& batch,
-                      uint64_t* last_position);
-  Status CommitIndex(warm::IndexBatch& batch, uint64_t last_position);
+  // Adds the records' index entries to the pending run and the dirty heads/time blocks.
+  Status IndexRecords(const std::vector<std::string_view>& buffers);
+  // Writes the pending entries as runs and persists heads, manifest and checkpoint.
+  Status Flush();
+  void MergerLoop();
+  void WaitForIndexer();  // writer: bounded unindexed tail
 
   const ShardId id_;
   const StoreOptions options_;
@@ -153,8 +160,20 @@ class Shard {
   std::unordered_map<std::string, StreamHead, NameHash, NameEq> index_heads_;  // indexer only
   uint64_t index_next_stream_number_ = 1;  // indexer only
   uint64_t index_segment_seq_ = 0;         // indexer only: highest segment seen
-  uint64_t time_block_ = UINT64_MAX;       // indexer only: current block and its min/max
-  int64_t time_min_ = 0, time_max_ = 0;
+  // Indexer only: what the next flush writes.
+  std::vector<StreamIndexEntry> pending_streams_;
+  std::vector<DedupeIndexEntry> pending_dedupe_;
+  std::vector<std::string_view> dirty_heads_;  // keys of index_heads_
+  std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> dirty_blocks_;  // block -> min/max
+  uint64_t pending_last_position_ = 0;
+  uint64_t pending_events_ = 0;
+  std::chrono::steady_clock::time_point last_flush_;
+
+  IndexRuns runs_;
+  std::thread merger_;
+  std::mutex merge_mu_;
+  std::condition_variable merge_cv_;
+  bool merge_stopping_ = false;  // GUARDED_BY(merge_mu_)
 
   std::atomic<uint64_t> last_position_{0};
   std::atomic<uint64_t> indexed_upto_{0};

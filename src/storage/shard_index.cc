@@ -1,6 +1,6 @@
-// Shard: the indexer thread and recovery. Both derive the warm tier's indexes from records with
-// the same function (IndexRecords), so what recovery rebuilds is exactly what the live path
-// would have written.
+// Shard: the indexer thread, the run merger and recovery. Recovery and the live path derive the
+// indexes from records with the same function (IndexRecords), so what recovery rebuilds is
+// exactly what the live path would have written.
 #include <spdlog/spdlog.h>
 
 #include "base/coding.h"
@@ -12,6 +12,7 @@ namespace {
 constexpr std::string_view kCheckpointKey = "indexer.checkpoint";
 constexpr std::string_view kNextStreamKey = "indexer.next_stream_number";
 constexpr std::string_view kSegmentKey = "indexer.segment_seq";
+constexpr std::string_view kManifestKey = "index.manifest";
 constexpr int kTimeBlockShift = 12;  // 4096 positions per time block (docs/warm-layout.md)
 
 std::string Fixed64(uint64_t v) {
@@ -21,10 +22,8 @@ std::string Fixed64(uint64_t v) {
 }
 }  // namespace
 
-Status Shard::IndexRecords(const std::vector<std::string_view>& buffers, warm::IndexBatch& batch,
-                           uint64_t* last_position) {
-  std::vector<std::string_view> dirty;
-  auto head_of = [&](std::string_view name) -> Result<StreamHead*> {
+Status Shard::IndexRecords(const std::vector<std::string_view>& buffers) {
+  auto head_of = [&](std::string_view name) -> Result<std::pair<std::string_view, StreamHead*>> {
     auto it = index_heads_.find(name);
     if (it == index_heads_.end()) {
       StreamHead h;
@@ -37,11 +36,7 @@ Status Shard::IndexRecords(const std::vector<std::string_view>& buffers, warm::I
       }
       it = index_heads_.emplace(std::string(name), std::move(h)).first;
     }
-    return &it->second;
-  };
-  auto mark = [&](StreamHead* h, std::string_view name) {
-    (void)h;
-    dirty.push_back(index_heads_.find(name)->first);
+    return std::pair<std::string_view, StreamHead*>(it->first, &it->second);
   };
 
   for (std::string_view buf : buffers) {
@@ -49,7 +44,7 @@ Status Shard::IndexRecords(const std::vector<std::string_view>& buffers, warm::I
     while (off < buf.size()) {
       uint32_t len = PeekRecordLength(buf.substr(off));
       if (len == 0 || off + len > buf.size()) {
-        return Error(ErrorCode::kCorruption, "a record in the index hand-off is truncated");
+        return Error(ErrorCode::kCorruption, "a record handed to the indexer is truncated");
       }
       auto r = DecodeRecord(buf.substr(off, len));
       if (!r) return r.error();
@@ -57,105 +52,154 @@ Status Shard::IndexRecords(const std::vector<std::string_view>& buffers, warm::I
       const RecordHeader& hdr = r->header;
       auto h = head_of(r->stream);
       if (!h) return h.error();
-      StreamHead& head = **h;
+      StreamHead& head = *h->second;
       head.number = hdr.stream_number;
       head.last_position = hdr.position;
       if (hdr.kind == RecordKind::kTombstone) {
         head.tombstoned = true;
       } else {
-        batch.PutStreamIndex(hdr.stream_number, hdr.revision, hdr.position);
-        batch.PutDedupe(hdr.stream_number, hdr.event_id,
-                        {hdr.revision, hdr.position, hdr.recorded_ts});
+        pending_streams_.push_back(
+            {hdr.stream_number.value(), hdr.revision.value(), hdr.position.value()});
+        pending_dedupe_.push_back({hdr.stream_number.value(), hdr.event_id, hdr.revision.value(),
+                                   hdr.position.value(), hdr.recorded_ts});
         head.last_revision = static_cast<int64_t>(hdr.revision.value());
         if (IsMetadataStream(r->stream) && r->type == kMetadataEventType) {
           auto target = head_of(OriginalStreamOf(r->stream));
           if (!target) return target.error();
           auto m = ParseStreamMetadata(r->data);  // validated when appended
           if (m) {
-            (*target)->metadata = *m;
-            (*target)->metadata_json.assign(r->data);
-            mark(*target, OriginalStreamOf(r->stream));
+            target->second->metadata = *m;
+            target->second->metadata_json.assign(r->data);
+            dirty_heads_.push_back(target->first);
           }
         }
       }
-      mark(&head, r->stream);
+      dirty_heads_.push_back(h->first);
       index_next_stream_number_ =
           std::max(index_next_stream_number_, hdr.stream_number.value() + 1);
-      index_segment_seq_ = std::max<uint64_t>(index_segment_seq_, hdr.segment_id.value() & ((1ull << 48) - 1));
+      index_segment_seq_ =
+          std::max<uint64_t>(index_segment_seq_, hdr.segment_id.value() & ((1ull << 48) - 1));
       uint64_t block = hdr.position.value() >> kTimeBlockShift;
-      if (block != time_block_) {
-        if (time_block_ != UINT64_MAX) batch.PutTimeBlock(time_block_, time_min_, time_max_);
-        time_block_ = block;
-        time_min_ = hdr.source_ts;
-        time_max_ = hdr.source_ts;
+      auto bit = dirty_blocks_.find(block);
+      if (bit == dirty_blocks_.end()) {
+        std::pair<int64_t, int64_t> mm{hdr.source_ts, hdr.source_ts};
         auto existing = warm_->GetTimeBlock(block);
         if (!existing) return existing.error();
-        if (*existing) {
-          time_min_ = std::min(time_min_, (*existing)->first);
-          time_max_ = std::max(time_max_, (*existing)->second);
-        }
+        if (*existing) mm = **existing;
+        bit = dirty_blocks_.emplace(block, mm).first;
       }
-      time_min_ = std::min(time_min_, hdr.source_ts);
-      time_max_ = std::max(time_max_, hdr.source_ts);
-      *last_position = hdr.position.value();
+      bit->second.first = std::min(bit->second.first, hdr.source_ts);
+      bit->second.second = std::max(bit->second.second, hdr.source_ts);
+      pending_last_position_ = hdr.position.value();
+      ++pending_events_;
     }
   }
-  std::sort(dirty.begin(), dirty.end());
-  dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
-  for (auto name : dirty) batch.PutHead(name, index_heads_.find(name)->second.Encode());
-  if (time_block_ != UINT64_MAX) batch.PutTimeBlock(time_block_, time_min_, time_max_);
-  // Bound the indexer's head cache: its contents are persisted, so it can start over.
-  if (index_heads_.size() > 1'000'000) index_heads_.clear();
   return OkStatus();
 }
 
-Status Shard::CommitIndex(warm::IndexBatch& batch, uint64_t last_position) {
-  batch.PutMeta(kCheckpointKey, Fixed64(last_position));
+Status Shard::Flush() {
+  if (pending_events_ == 0) return OkStatus();
+  auto written = runs_.WriteRuns(pending_streams_, pending_dedupe_);
+  if (!written) return written.error();
+  warm::IndexBatch batch;
+  std::sort(dirty_heads_.begin(), dirty_heads_.end());
+  dirty_heads_.erase(std::unique(dirty_heads_.begin(), dirty_heads_.end()), dirty_heads_.end());
+  for (auto name : dirty_heads_) batch.PutHead(name, index_heads_.find(name)->second.Encode());
+  for (const auto& [block, mm] : dirty_blocks_) batch.PutTimeBlock(block, mm.first, mm.second);
+  batch.PutMeta(kCheckpointKey, Fixed64(pending_last_position_));
   batch.PutMeta(kNextStreamKey, Fixed64(index_next_stream_number_));
   batch.PutMeta(kSegmentKey, Fixed64(index_segment_seq_));
-  return warm_->CommitIndex(batch);
+  {
+    std::lock_guard lock(runs_.manifest_mu());
+    batch.PutMeta(kManifestKey, runs_.ManifestWith(*written));
+    STRATA_TRY(warm_->CommitIndex(batch, /*sync=*/true));
+    runs_.Publish(*written);
+  }
+  indexed_upto_.store(pending_last_position_, std::memory_order_release);
+  pending_streams_.clear();
+  pending_dedupe_.clear();
+  dirty_heads_.clear();
+  dirty_blocks_.clear();
+  pending_events_ = 0;
+  last_flush_ = std::chrono::steady_clock::now();
+  // The head cache only speeds up the next flush; everything in it is persisted now.
+  if (index_heads_.size() > 1'000'000) index_heads_.clear();
+  index_space_cv_.notify_all();
+  merge_cv_.notify_one();
+  return OkStatus();
 }
 
 void Shard::IndexerLoop() {
   std::vector<IndexWork> works;
+  auto fail = [&](const Error& e) {
+    // The log is intact; the indexes catch up from the checkpoint on the next open.
+    spdlog::error("shard {}: indexing failed, writes stop until restart: {}", id_.value(),
+                  e.ToString());
+    failed_.store(true, std::memory_order_release);
+  };
   while (true) {
     works.clear();
+    bool stopping;
     {
       std::unique_lock lock(index_mu_);
-      index_cv_.wait(lock, [&] { return !index_queue_.empty() || index_stopping_; });
-      if (index_queue_.empty() && index_stopping_) break;
+      index_cv_.wait_for(lock, options_.index_flush_interval,
+                         [&] { return !index_queue_.empty() || index_stopping_; });
       while (!index_queue_.empty()) {
         works.push_back(std::move(index_queue_.front()));
         index_queue_.pop_front();
       }
+      stopping = index_stopping_;
     }
-    std::vector<std::string_view> views;
+    if (!works.empty() && !failed()) {
+      std::vector<std::string_view> views;
+      for (auto& w : works) views.push_back(w.records);
+      if (auto st = IndexRecords(views); !st) fail(st.error());
+    }
     size_t bytes = 0;
-    for (auto& w : works) {
-      views.push_back(w.records);
-      bytes += w.records.size();
-    }
-    warm::IndexBatch batch;
-    uint64_t last = 0;
-    auto st = IndexRecords(views, batch, &last);
-    if (st) st = CommitIndex(batch, last);
-    if (!st) {
-      // The log is intact; the indexes catch up from the checkpoint on the next open.
-      spdlog::error("shard {}: indexing failed, writes stop until restart: {}", id_.value(),
-                    st.error().ToString());
-      failed_.store(true, std::memory_order_release);
-    } else {
-      indexed_upto_.store(last, std::memory_order_release);
-    }
+    for (auto& w : works) bytes += w.records.size();
     {
       std::lock_guard lock(index_mu_);
       unindexed_bytes_ -= bytes;
     }
     index_space_cv_.notify_all();
+    const bool due = pending_events_ >= options_.index_flush_events ||
+                     (pending_events_ > 0 &&
+                      std::chrono::steady_clock::now() - last_flush_ >= options_.index_flush_interval);
+    if ((due || stopping) && !failed()) {
+      if (auto st = Flush(); !st) fail(st.error());
+    }
+    if (stopping && works.empty()) break;
+  }
+}
+
+void Shard::MergerLoop() {
+  auto persist = [this](const std::string& manifest) {
+    return warm_->PutMeta(kManifestKey, manifest);
+  };
+  while (true) {
+    {
+      std::unique_lock lock(merge_mu_);
+      merge_cv_.wait_for(lock, std::chrono::seconds(1));
+      if (merge_stopping_) return;
+    }
+    while (true) {
+      auto merged = runs_.MergeOnce(persist);
+      if (!merged) {
+        spdlog::warn("shard {}: merging index runs failed (will retry): {}", id_.value(),
+                     merged.error().ToString());
+        break;
+      }
+      if (!*merged) break;
+      std::lock_guard lock(merge_mu_);
+      if (merge_stopping_) return;
+    }
   }
 }
 
 Status Shard::Recover() {
+  auto manifest = warm_->GetMeta(kManifestKey);
+  if (!manifest) return manifest.error();
+  STRATA_TRY(runs_.Load(manifest->value_or("")));
   auto cp = warm_->GetMeta(kCheckpointKey);
   if (!cp) return cp.error();
   uint64_t checkpoint = *cp && (*cp)->size() == 8 ? GetLittle64((*cp)->data()) : 0;
@@ -170,21 +214,12 @@ Status Shard::Recover() {
   if (!last) return last.error();
   uint64_t last_pos = last->has_value() ? (*last)->value() : 0;
 
-  // Replay the log after the checkpoint into the indexes, in batches.
+  // Re-index the log after the checkpoint, flushing runs as the live path would.
   uint64_t replayed = 0;
   if (last_pos > checkpoint) {
     auto cursor = warm_->NewCursor();
     cursor->Seek(Position(checkpoint + 1));
     std::string buffer;
-    auto flush = [&]() -> Status {
-      if (buffer.empty()) return OkStatus();
-      warm::IndexBatch batch;
-      uint64_t upto = 0;
-      STRATA_TRY(IndexRecords({buffer}, batch, &upto));
-      STRATA_TRY(CommitIndex(batch, upto));
-      buffer.clear();
-      return OkStatus();
-    };
     for (; cursor->Valid(); cursor->Next()) {
       auto rec = cursor->record();
       auto v = DecodeRecord(rec);
@@ -201,10 +236,15 @@ Status Shard::Recover() {
       }
       buffer.append(rec);
       ++replayed;
-      if (buffer.size() >= (16u << 20)) STRATA_TRY(flush());
+      if (buffer.size() >= (16u << 20)) {
+        STRATA_TRY(IndexRecords({buffer}));
+        buffer.clear();
+        if (pending_events_ >= options_.index_flush_events) STRATA_TRY(Flush());
+      }
     }
     STRATA_TRY(cursor->status());
-    STRATA_TRY(flush());
+    STRATA_TRY(IndexRecords({buffer}));
+    STRATA_TRY(Flush());
   }
   if (replayed > 0) {
     spdlog::info("shard {}: re-indexed {} events after checkpoint {}", id_.value(), replayed,

@@ -79,14 +79,13 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
   const uint64_t tail_front = tail.empty() ? UINT64_MAX : tail.front().revision;
   if (lo < tail_front) {
     uint64_t warm_hi = std::min(hi, tail_front - 1);
-    auto idx = warm_->ReadStreamIndex(head->number, Revision(lo), true, warm_hi - lo + 1);
-    if (!idx) return idx.error();
-    if (idx->size() != warm_hi - lo + 1) {
+    auto idx = runs_.FindStream(head->number.value(), lo, warm_hi);
+    if (idx.size() != warm_hi - lo + 1) {
       return Error(ErrorCode::kCorruption,
                    "the stream index of '" + req.stream + "' is missing revisions in " +
                        std::to_string(lo) + ".." + std::to_string(warm_hi));
     }
-    for (auto& [rev, pos] : *idx) positions.push_back(pos);
+    for (auto& [rev, pos] : idx) positions.push_back(Position(pos));
   }
   for (const auto& t : tail) {
     if (t.revision >= lo && t.revision <= hi) positions.push_back(Position(t.position));

@@ -100,7 +100,7 @@ Status StoreImpl::OpenShards() {
   const fs::path dir(options_.data_dir);
   const fs::path meta = dir / "STRATA";
   if (!fs::exists(meta)) {
-    if (!options_.create_if_missing || options_.read_only) {
+    if (!options_.create_if_missing) {
       return Error(ErrorCode::kInvalidConfig,
                    "no Strata store at '" + options_.data_dir +
                        "' (missing STRATA file); check --data or create one by appending");
@@ -150,26 +150,22 @@ Status StoreImpl::OpenShards() {
   for (uint32_t i = 0; i < options_.shards; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "shard-%03u", i);
-    auto w = warm::WarmShard::Open((dir / name).string(), options_, shared_);
+    fs::create_directories(dir / name, ec);
+    if (ec) return Error(ErrorCode::kIoError, "cannot create " + (dir / name).string() + ": " + ec.message());
+    auto w = warm::WarmShard::Open((dir / name / "db").string(), options_, shared_);
     if (!w) return w.error();
-    auto shard = std::make_unique<Shard>(ShardId(i), options_, std::move(*w));
-    if (!options_.read_only) STRATA_TRY(shard->Recover());
-    else {
-      // Read-only: no index replay (it would write); positions come from the log.
-      auto lp = shard->warm().LastPosition();
-      if (!lp) return lp.error();
-    }
+    auto shard =
+        std::make_unique<Shard>(ShardId(i), options_, std::move(*w), (dir / name / "index").string());
+    STRATA_TRY(shard->Recover());
     auto lp = shard->warm().LastPosition();
     if (!lp) return lp.error();
     if (*lp) last = std::max(last, (*lp)->value());
     shards_.push_back(std::move(shard));
   }
   ring_ = std::make_unique<hot::Ring>(options_.hot, Position(last + 1), options_.clock);
-  if (!options_.read_only) {
-    for (auto& s : shards_) s->Start(ring_.get());
-    if (options_.durability == Durability::kAsync) {
-      async_sync_ = std::thread([this] { AsyncSyncLoop(); });
-    }
+  for (auto& s : shards_) s->Start(ring_.get());
+  if (options_.durability == Durability::kAsync) {
+    async_sync_ = std::thread([this] { AsyncSyncLoop(); });
   }
   spdlog::debug("store open at {}: {} shards, next position {}", options_.data_dir,
                 options_.shards, last + 1);
@@ -200,7 +196,7 @@ Status StoreImpl::Close() {
   async_cv_.notify_all();
   if (async_sync_.joinable()) async_sync_.join();
   Status result = OkStatus();
-  if (options_.durability == Durability::kAsync && !options_.read_only) {
+  if (options_.durability == Durability::kAsync) {
     for (auto& s : shards_) {
       auto st = s->warm().SyncWal();
       if (!st && result) result = st;
@@ -282,9 +278,6 @@ Status StoreImpl::ValidateAppend(const AppendRequest& r) const {
 
 void StoreImpl::AppendAsync(AppendRequest request, AppendCallback done) {
   if (closing()) return done(Error(ErrorCode::kStoreClosed, "the store is closed"));
-  if (options_.read_only) {
-    return done(Error(ErrorCode::kStoreClosed, "the store is open read-only"));
-  }
   if (auto st = ValidateAppend(request); !st) return done(st.error());
   ShardOp op;
   op.bytes = 64;
@@ -296,7 +289,6 @@ void StoreImpl::AppendAsync(AppendRequest request, AppendCallback done) {
 
 Result<DeleteResult> StoreImpl::Delete(DeleteRequest request) {
   if (closing()) return Error(ErrorCode::kStoreClosed, "the store is closed");
-  if (options_.read_only) return Error(ErrorCode::kStoreClosed, "the store is open read-only");
   STRATA_TRY(ValidateStreamName(request.stream));
   if (IsMetadataStream(request.stream)) {
     return Error(ErrorCode::kInvalidStreamName,

@@ -376,7 +376,8 @@ TEST_F(StoreTest, CorruptRecordsAreReportedNotServed) {
   auto o = SmallOptions(dir_.path());
   auto shared = warm::SharedResources::Create(o.warm);
   for (int shard = 0; shard < 2; ++shard) {
-    auto w = warm::WarmShard::Open(dir_.path() + "/shard-00" + std::to_string(shard), o, shared);
+    auto w = warm::WarmShard::Open(dir_.path() + "/shard-00" + std::to_string(shard) + "/db", o,
+                                   shared);
     ASSERT_TRUE(w);
     auto rec = (*w)->GetRecord(r->first_position);
     ASSERT_TRUE(rec);

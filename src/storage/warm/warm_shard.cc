@@ -19,8 +19,8 @@ namespace strata::warm {
 namespace {
 
 // Column family names and indexes (docs/warm-layout.md).
-enum Cf : int { kDefault = 0, kEvents, kStreams, kDedupe, kHeads, kTime, kCfCount };
-const char* const kCfNames[kCfCount] = {"default", "events", "streams", "dedupe", "heads", "time"};
+enum Cf : int { kDefault = 0, kEvents, kHeads, kTime, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "events", "heads", "time"};
 
 Error FromRocks(const rocksdb::Status& s, std::string_view what) {
   ErrorCode code = s.IsCorruption() ? ErrorCode::kCorruption : ErrorCode::kIoError;
@@ -32,35 +32,7 @@ std::string PositionKey(Position p) {
   PutBigEndian64(k.data(), p.value());
   return k;
 }
-std::string StreamIndexKey(StreamNumber n, Revision r) {
-  std::string k(16, '\0');
-  PutBigEndian64(k.data(), n.value());
-  PutBigEndian64(k.data() + 8, r.value());
-  return k;
-}
-std::string DedupeKey(StreamNumber n, const Uuid& id) {
-  std::string k(24, '\0');
-  PutBigEndian64(k.data(), n.value());
-  std::memcpy(k.data() + 8, id.data(), 16);
-  return k;
-}
 
-// Drops dedupe entries older than the idempotency window during compaction.
-class DedupeExpiryFilter : public rocksdb::CompactionFilter {
- public:
-  DedupeExpiryFilter(int64_t window_us, Clock* clock) : window_us_(window_us), clock_(clock) {}
-  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
-              bool*) const override {
-    if (value.size() < 24) return false;
-    int64_t recorded = static_cast<int64_t>(GetLittle64(value.data() + 16));
-    return clock_->NowMicros() - recorded > window_us_;
-  }
-  const char* Name() const override { return "strata.DedupeExpiryFilter"; }
-
- private:
-  int64_t window_us_;
-  Clock* clock_;
-};
 
 class SharedRocks : public SharedResources {
  public:
@@ -108,18 +80,6 @@ IndexBatch::IndexBatch() : rep_(std::make_unique<Rep>()) {}
 IndexBatch::~IndexBatch() = default;
 size_t IndexBatch::Count() const { return rep_->puts.size(); }
 
-void IndexBatch::PutStreamIndex(StreamNumber number, Revision revision, Position position) {
-  std::string v(8, '\0');
-  PutLittle64(v.data(), position.value());
-  rep_->puts.emplace_back(kStreams, StreamIndexKey(number, revision), std::move(v));
-}
-void IndexBatch::PutDedupe(StreamNumber number, const Uuid& id, const DedupeEntry& e) {
-  std::string v(24, '\0');
-  PutLittle64(v.data(), e.revision.value());
-  PutLittle64(v.data() + 8, e.position.value());
-  PutLittle64(v.data() + 16, static_cast<uint64_t>(e.recorded_ts));
-  rep_->puts.emplace_back(kDedupe, DedupeKey(number, id), std::move(v));
-}
 void IndexBatch::PutHead(std::string_view stream, std::string_view encoded) {
   rep_->puts.emplace_back(kHeads, std::string(stream), std::string(encoded));
 }
@@ -136,7 +96,6 @@ void IndexBatch::PutMeta(std::string_view key, std::string_view value) {
 
 struct WarmShard::Rep {
   std::shared_ptr<SharedResources> shared;
-  std::unique_ptr<DedupeExpiryFilter> dedupe_filter;  // outlives db (declared first)
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   std::shared_ptr<rocksdb::Statistics> statistics;
@@ -197,37 +156,20 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
   auto rep = std::make_unique<Rep>();
   rep->shared = shared;
   rep->statistics = db.statistics;
-  rep->dedupe_filter = std::make_unique<DedupeExpiryFilter>(
-      std::chrono::duration_cast<std::chrono::microseconds>(options.idempotency_window).count(),
-      options.clock);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (int i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf =
         base_cf(i == kEvents ? w.write_buffer_size : w.index_write_buffer_size);
     if (i == kDefault || i == kTime) cf.write_buffer_size = 4 << 20;
-    cf.table_factory.reset(table(i == kStreams || i == kDedupe || i == kHeads));
-    if (i == kStreams) {
-      cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
-      cf.memtable_prefix_bloom_size_ratio = 0.05;
-      // Revisions of one stream arrive in order: remember the insert position per stream.
-      cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
-    }
-    if (i == kDedupe) {
-      cf.compaction_filter = rep->dedupe_filter.get();
-      cf.memtable_whole_key_filtering = true;
-      cf.memtable_prefix_bloom_size_ratio = 0.05;
-    }
+    cf.table_factory.reset(table(i == kHeads));
+    if (i == kHeads) cf.memtable_whole_key_filtering = true;
     descs.emplace_back(kCfNames[i], cf);
   }
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
-  if (options.read_only) {
-    s = rocksdb::DB::OpenForReadOnly(db, dir, descs, &rep->cfs, &raw);
-  } else {
-    s = rocksdb::DB::Open(db, dir, descs, &rep->cfs, &raw);
-  }
+  s = rocksdb::DB::Open(db, dir, descs, &rep->cfs, &raw);
   if (!s.ok()) return FromRocks(s, "opening the warm tier at " + dir);
   rep->db.reset(raw);
   return std::unique_ptr<WarmShard>(new WarmShard(std::move(rep)));
@@ -301,7 +243,7 @@ Result<std::optional<Position>> WarmShard::LastPosition() {
   return std::optional<Position>(Position(GetBigEndian64(it->key().data())));
 }
 
-Status WarmShard::CommitIndex(IndexBatch& batch) {
+Status WarmShard::CommitIndex(IndexBatch& batch, bool sync) {
   // Insert in key order: the memtable skiplist keeps its search path (splice) from one insert
   // to the next, so neighbouring keys are cheap; random order costs a full descent per key.
   auto& puts = batch.rep_->puts;
@@ -315,54 +257,11 @@ Status WarmShard::CommitIndex(IndexBatch& batch) {
     if (!s.ok()) return FromRocks(s, "building an index batch");
   }
   rocksdb::WriteOptions wo;
-  wo.sync = false;  // made durable by the writer's next WAL sync; recovery replays the log anyway
+  wo.sync = sync;
   auto s = rep_->db->Write(wo, &b);
   if (!s.ok()) return FromRocks(s, "writing the indexes");
   batch.rep_->puts.clear();
   return OkStatus();
-}
-
-Result<std::vector<std::pair<Revision, Position>>> WarmShard::ReadStreamIndex(StreamNumber number,
-                                                                              Revision from,
-                                                                              bool forwards,
-                                                                              uint64_t limit) {
-  std::vector<std::pair<Revision, Position>> out;
-  std::string lower = StreamIndexKey(number, Revision(0));
-  std::string upper = StreamIndexKey(number.Next(), Revision(0));
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  ro.prefix_same_as_start = true;
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cfs[kStreams]));
-  std::string start = StreamIndexKey(number, from);
-  if (forwards) {
-    it->Seek(start);
-  } else {
-    it->SeekForPrev(start);
-  }
-  while (it->Valid() && out.size() < limit) {
-    out.emplace_back(Revision(GetBigEndian64(it->key().data() + 8)),
-                     Position(GetLittle64(it->value().data())));
-    if (forwards) {
-      it->Next();
-    } else {
-      it->Prev();
-    }
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
-  return out;
-}
-
-Result<std::optional<DedupeEntry>> WarmShard::GetDedupe(StreamNumber number, const Uuid& id) {
-  std::string value;
-  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cfs[kDedupe], DedupeKey(number, id), &value);
-  if (s.IsNotFound()) return std::optional<DedupeEntry>();
-  if (!s.ok()) return FromRocks(s, "reading the dedupe index");
-  if (value.size() < 24) return Error(ErrorCode::kCorruption, "dedupe entry too short");
-  return std::optional<DedupeEntry>(DedupeEntry{Revision(GetLittle64(value.data())),
-                                                Position(GetLittle64(value.data() + 8)),
-                                                static_cast<int64_t>(GetLittle64(value.data() + 16))});
 }
 
 Result<std::optional<std::pair<int64_t, int64_t>>> WarmShard::GetTimeBlock(uint64_t block) {

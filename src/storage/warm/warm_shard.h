@@ -1,10 +1,10 @@
 // WarmShard: one shard's RocksDB (docs/warm-layout.md), behind Strata's own types.
 //
-// Column families: events (position -> record; written by the shard writer), streams
-// (stream number + revision -> position), dedupe (stream number + event id -> revision,
-// position, recorded_ts), heads (stream name -> head state), time (block -> min/max source_ts),
-// default (meta: the indexer checkpoint and counters). Everything but `events` is written by the
-// indexer, so the append path does one sequential write per event.
+// Column families: events (position -> record; written by the shard writer), heads (stream
+// name -> head state), time (block -> min/max source_ts), default (meta: the indexer checkpoint,
+// the index-run manifest, counters). Everything but `events` is written by the indexer, so the
+// append path does one sequential write per event. The stream and dedupe indexes are not in
+// RocksDB: see storage/index_runs.h.
 //
 // Thread-safety: WriteRecords from the shard writer thread only; CommitIndex from the indexer
 // thread only; every read from any thread. RocksDB provides the synchronisation.
@@ -33,19 +33,11 @@ class SharedResources {
   virtual ~SharedResources() = default;
 };
 
-struct DedupeEntry {
-  Revision revision;
-  Position position;
-  int64_t recorded_ts = 0;
-};
-
 // A batch of index writes, applied atomically with the checkpoint.
 class IndexBatch {
  public:
   IndexBatch();
   ~IndexBatch();
-  void PutStreamIndex(StreamNumber number, Revision revision, Position position);
-  void PutDedupe(StreamNumber number, const Uuid& id, const DedupeEntry& entry);
   void PutHead(std::string_view stream, std::string_view encoded_head);
   void PutTimeBlock(uint64_t block, int64_t min_ts, int64_t max_ts);
   void PutMeta(std::string_view key, std::string_view value);
@@ -99,14 +91,10 @@ class WarmShard {
   // Last position in the log, or nullopt when empty.
   Result<std::optional<Position>> LastPosition();
 
-  Status CommitIndex(IndexBatch& batch);
-  // (revision, position) pairs of `number` from `from` in `direction`, up to `limit`.
-  Result<std::vector<std::pair<Revision, Position>>> ReadStreamIndex(StreamNumber number,
-                                                                     Revision from, bool forwards,
-                                                                     uint64_t limit);
+  // Applies the batch atomically; with sync, fdatasyncs the WAL first.
+  Status CommitIndex(IndexBatch& batch, bool sync);
   // The min/max source_ts of a time block, if written.
   Result<std::optional<std::pair<int64_t, int64_t>>> GetTimeBlock(uint64_t block);
-  Result<std::optional<DedupeEntry>> GetDedupe(StreamNumber number, const Uuid& id);
   Result<std::optional<std::string>> GetHead(std::string_view stream);
   Result<std::optional<std::string>> GetMeta(std::string_view key);
   Status PutMeta(std::string_view key, std::string_view value);

@@ -1,0 +1,441 @@
+#include "storage/index_runs.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+
+namespace strata::storage {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr char kMagic[8] = {'S', 'T', 'R', 'A', 'T', 'A', 'R', 'N'};
+constexpr uint32_t kRunVersion = 1;
+constexpr size_t kHeaderBytes = 64;  // docs/index-runs.md
+
+bool StreamLess(const StreamIndexEntry& a, const StreamIndexEntry& b) {
+  return a.number != b.number ? a.number < b.number : a.revision < b.revision;
+}
+bool DedupeLess(const DedupeIndexEntry& a, const DedupeIndexEntry& b) {
+  return a.number != b.number ? a.number < b.number : a.id < b.id;
+}
+
+Error IoError(const std::string& what) {
+  return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno));
+}
+
+// Buffered, checksummed writer of one run file (written to .tmp, then renamed).
+class RunFileWriter {
+ public:
+  static Result<RunFileWriter> Create(const std::string& path) {
+    RunFileWriter w;
+    w.path_ = path;
+    w.fd_ = ::open((path + ".tmp").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w.fd_ < 0) return IoError("creating index run " + path);
+    w.buf_.reserve(1 << 20);
+    w.buf_.resize(kHeaderBytes);
+    return w;
+  }
+  RunFileWriter(RunFileWriter&& o) noexcept { *this = std::move(o); }
+  RunFileWriter& operator=(RunFileWriter&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    path_ = std::move(o.path_);
+    buf_ = std::move(o.buf_);
+    crc_ = o.crc_;
+    count_ = o.count_;
+    return *this;
+  }
+  RunFileWriter() = default;
+  ~RunFileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  Status Add(const void* entry, size_t size) {
+    crc_ = crc32c::Extend(crc_, static_cast<const char*>(entry), size);
+    buf_.append(static_cast<const char*>(entry), size);
+    ++count_;
+    if (buf_.size() >= (1u << 20)) return Drain();
+    return OkStatus();
+  }
+
+  // Writes the header, syncs, and renames into place.
+  Status Finish(RunKind kind, uint32_t entry_size, uint64_t min_pos, uint64_t max_pos,
+                int64_t max_ts) {
+    STRATA_TRY(Drain());
+    char h[kHeaderBytes] = {};
+    std::memcpy(h, kMagic, 8);
+    PutLittle32(h + 8, kRunVersion);
+    PutLittle32(h + 12, static_cast<uint32_t>(kind));
+    PutLittle32(h + 16, entry_size);
+    PutLittle64(h + 24, count_);
+    PutLittle64(h + 32, min_pos);
+    PutLittle64(h + 40, max_pos);
+    PutLittle64(h + 48, static_cast<uint64_t>(max_ts));
+    PutLittle32(h + 56, crc32c::Mask(crc_));
+    PutLittle32(h + 60, crc32c::Mask(crc32c::Value(h, 60)));
+    if (::pwrite(fd_, h, kHeaderBytes, 0) != static_cast<ssize_t>(kHeaderBytes)) {
+      return IoError("writing index run header " + path_);
+    }
+    if (::fdatasync(fd_) != 0) return IoError("syncing index run " + path_);
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename((path_ + ".tmp").c_str(), path_.c_str()) != 0) {
+      return IoError("renaming index run " + path_);
+    }
+    return OkStatus();
+  }
+  uint64_t count() const { return count_; }
+
+ private:
+  Status Drain() {
+    size_t off = 0;
+    while (off < buf_.size()) {
+      ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return IoError("writing index run " + path_);
+      }
+      off += static_cast<size_t>(n);
+    }
+    buf_.clear();
+    return OkStatus();
+  }
+  int fd_ = -1;
+  std::string path_;
+  std::string buf_;
+  uint32_t crc_ = 0;
+  uint64_t count_ = 0;
+};
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("opening " + dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return IoError("syncing " + dir);
+  return OkStatus();
+}
+}  // namespace
+
+// One immutable run file, memory-mapped.
+class Run {
+ public:
+  static Result<std::shared_ptr<Run>> Open(const std::string& path, RunKind kind, uint64_t seq) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("opening index run " + path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      return IoError("stat " + path);
+    }
+    auto corrupt = [&](const std::string& why) {
+      return Error(ErrorCode::kCorruption,
+                   "index run " + path + " is corrupt (" + why +
+                       "); delete the shard's index directory and its manifest to rebuild it "
+                       "from the log");
+    };
+    size_t size = static_cast<size_t>(st.st_size);
+    if (size < kHeaderBytes) {
+      ::close(fd);
+      return corrupt("shorter than its header");
+    }
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) return IoError("mapping " + path);
+    auto run = std::shared_ptr<Run>(new Run(static_cast<const char*>(map), size, kind, seq));
+    const char* h = run->base_;
+    if (std::memcmp(h, kMagic, 8) != 0) return corrupt("bad magic");
+    if (crc32c::Unmask(GetLittle32(h + 60)) != crc32c::Value(h, 60)) return corrupt("header checksum");
+    if (GetLittle32(h + 8) != kRunVersion) return corrupt("unknown version");
+    if (GetLittle32(h + 12) != static_cast<uint32_t>(kind)) return corrupt("wrong kind");
+    run->entry_size_ = GetLittle32(h + 16);
+    run->count_ = GetLittle64(h + 24);
+    run->max_ts_ = static_cast<int64_t>(GetLittle64(h + 48));
+    size_t want = kind == RunKind::kStream ? sizeof(StreamIndexEntry) : sizeof(DedupeIndexEntry);
+    if (run->entry_size_ != want || kHeaderBytes + run->count_ * want != size) {
+      return corrupt("size does not match its header");
+    }
+    if (crc32c::Unmask(GetLittle32(h + 56)) !=
+        crc32c::Value(h + kHeaderBytes, run->count_ * want)) {
+      return corrupt("entries checksum");
+    }
+    ::madvise(const_cast<char*>(run->base_), size, MADV_RANDOM);
+    return run;
+  }
+  ~Run() { ::munmap(const_cast<char*>(base_), size_); }
+
+  template <class E>
+  const E* begin() const {
+    return reinterpret_cast<const E*>(base_ + kHeaderBytes);
+  }
+  template <class E>
+  const E* end() const {
+    return begin<E>() + count_;
+  }
+  RunKind kind() const { return kind_; }
+  uint64_t seq() const { return seq_; }
+  uint64_t count() const { return count_; }
+  int64_t max_ts() const { return max_ts_; }
+
+ private:
+  Run(const char* base, size_t size, RunKind kind, uint64_t seq)
+      : base_(base), size_(size), kind_(kind), seq_(seq) {}
+  const char* base_;
+  size_t size_;
+  RunKind kind_;
+  uint64_t seq_;
+  uint32_t entry_size_ = 0;
+  uint64_t count_ = 0;
+  int64_t max_ts_ = 0;
+};
+
+IndexRuns::IndexRuns(std::string dir, Clock* clock, int64_t window_us)
+    : dir_(std::move(dir)), clock_(clock), window_us_(window_us),
+      set_(std::make_shared<const RunSet>()) {}
+
+IndexRuns::~IndexRuns() = default;
+
+std::string IndexRuns::PathOf(RunKind kind, uint64_t seq) const {
+  char name[48];
+  std::snprintf(name, sizeof(name), "%s-%012llu.run", kind == RunKind::kStream ? "streams" : "dedupe",
+                static_cast<unsigned long long>(seq));
+  return (fs::path(dir_) / name).string();
+}
+
+std::string IndexRuns::Encode(const RunSet& set) {
+  // "<kind>:<seq> ..." — kind 1 streams, 2 dedupe.
+  std::string out;
+  for (const auto& r : set) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(static_cast<uint32_t>(r->kind())) + ":" + std::to_string(r->seq());
+  }
+  return out;
+}
+
+std::string IndexRuns::EncodeManifest() const { return Encode(*Snapshot()); }
+
+std::shared_ptr<const IndexRuns::RunSet> IndexRuns::Snapshot() const {
+  std::lock_guard lock(set_mu_);
+  return set_;
+}
+
+Status IndexRuns::Load(std::string_view manifest) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Error(ErrorCode::kIoError, "creating " + dir_ + ": " + ec.message());
+  auto set = std::make_shared<RunSet>();
+  std::set<std::string> live;
+  std::istringstream in{std::string(manifest)};
+  std::string item;
+  uint64_t max_seq = 0;
+  while (in >> item) {
+    auto colon = item.find(':');
+    if (colon == std::string::npos) {
+      return Error(ErrorCode::kCorruption, "index manifest entry '" + item + "' is malformed");
+    }
+    auto kind = static_cast<RunKind>(std::stoul(item.substr(0, colon)));
+    uint64_t seq = std::stoull(item.substr(colon + 1));
+    auto run = Run::Open(PathOf(kind, seq), kind, seq);
+    if (!run) return run.error();
+    set->push_back(*run);
+    live.insert(fs::path(PathOf(kind, seq)).filename().string());
+    max_seq = std::max(max_seq, seq);
+  }
+  // Files of flushes or merges that a crash interrupted before their manifest was written.
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (!live.count(entry.path().filename().string())) fs::remove(entry.path(), ec);
+  }
+  next_seq_.store(max_seq + 1);
+  std::lock_guard lock(set_mu_);
+  set_ = std::move(set);
+  return OkStatus();
+}
+
+Result<IndexRuns::Pending> IndexRuns::WriteRuns(std::vector<StreamIndexEntry>& streams,
+                                                std::vector<DedupeIndexEntry>& dedupe) {
+  Pending p;
+  if (!streams.empty()) {
+    std::sort(streams.begin(), streams.end(), StreamLess);
+    uint64_t seq = next_seq_.fetch_add(1);
+    auto w = RunFileWriter::Create(PathOf(RunKind::kStream, seq));
+    if (!w) return w.error();
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (const auto& e : streams) {
+      STRATA_TRY(w->Add(&e, sizeof(e)));
+      lo = std::min(lo, e.position);
+      hi = std::max(hi, e.position);
+    }
+    STRATA_TRY(w->Finish(RunKind::kStream, sizeof(StreamIndexEntry), lo, hi, 0));
+    auto run = Run::Open(PathOf(RunKind::kStream, seq), RunKind::kStream, seq);
+    if (!run) return run.error();
+    p.runs.push_back(*run);
+  }
+  if (!dedupe.empty()) {
+    std::sort(dedupe.begin(), dedupe.end(), DedupeLess);
+    uint64_t seq = next_seq_.fetch_add(1);
+    auto w = RunFileWriter::Create(PathOf(RunKind::kDedupe, seq));
+    if (!w) return w.error();
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int64_t max_ts = 0;
+    for (const auto& e : dedupe) {
+      STRATA_TRY(w->Add(&e, sizeof(e)));
+      lo = std::min(lo, e.position);
+      hi = std::max(hi, e.position);
+      max_ts = std::max(max_ts, e.recorded_ts);
+    }
+    STRATA_TRY(w->Finish(RunKind::kDedupe, sizeof(DedupeIndexEntry), lo, hi, max_ts));
+    auto run = Run::Open(PathOf(RunKind::kDedupe, seq), RunKind::kDedupe, seq);
+    if (!run) return run.error();
+    p.runs.push_back(*run);
+  }
+  if (!p.runs.empty()) STRATA_TRY(SyncDir(dir_));
+  return p;
+}
+
+std::string IndexRuns::ManifestWith(const Pending& p) const {
+  RunSet set = *Snapshot();
+  set.insert(set.end(), p.runs.begin(), p.runs.end());
+  return Encode(set);
+}
+
+void IndexRuns::Publish(const Pending& p) {
+  std::lock_guard lock(set_mu_);
+  auto set = std::make_shared<RunSet>(*set_);
+  set->insert(set->end(), p.runs.begin(), p.runs.end());
+  set_ = std::move(set);
+}
+
+Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)>& persist) {
+  auto snapshot = Snapshot();
+  const int64_t expire_before = clock_->NowMicros() - window_us_;
+  // 1. A dedupe run whose newest entry is older than the window goes as a whole.
+  std::shared_ptr<Run> expired;
+  for (const auto& r : *snapshot) {
+    if (r->kind() == RunKind::kDedupe && r->max_ts() < expire_before) expired = r;
+  }
+  // 2. Otherwise, per kind, the two smallest runs if the larger is at most twice the smaller.
+  std::shared_ptr<Run> a, b;
+  if (!expired) {
+    for (RunKind kind : {RunKind::kStream, RunKind::kDedupe}) {
+      std::vector<std::shared_ptr<Run>> runs;
+      for (const auto& r : *snapshot) {
+        if (r->kind() == kind) runs.push_back(r);
+      }
+      if (runs.size() < 2) continue;
+      std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x->count() < y->count(); });
+      if (runs[1]->count() <= 2 * runs[0]->count() + 1024) {
+        a = runs[0];
+        b = runs[1];
+        break;
+      }
+    }
+    if (!a) return false;
+  }
+
+  std::shared_ptr<Run> merged;
+  if (a) {
+    uint64_t seq = next_seq_.fetch_add(1);
+    auto w = RunFileWriter::Create(PathOf(a->kind(), seq));
+    if (!w) return w.error();
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int64_t max_ts = 0;
+    if (a->kind() == RunKind::kStream) {
+      const StreamIndexEntry *i = a->begin<StreamIndexEntry>(), *j = b->begin<StreamIndexEntry>();
+      const auto *ie = a->end<StreamIndexEntry>(), *je = b->end<StreamIndexEntry>();
+      while (i != ie || j != je) {
+        const StreamIndexEntry* e = (j == je || (i != ie && StreamLess(*i, *j))) ? i++ : j++;
+        STRATA_TRY(w->Add(e, sizeof(*e)));
+        lo = std::min(lo, e->position);
+        hi = std::max(hi, e->position);
+      }
+      STRATA_TRY(w->Finish(RunKind::kStream, sizeof(StreamIndexEntry), lo, hi, 0));
+    } else {
+      const DedupeIndexEntry *i = a->begin<DedupeIndexEntry>(), *j = b->begin<DedupeIndexEntry>();
+      const auto *ie = a->end<DedupeIndexEntry>(), *je = b->end<DedupeIndexEntry>();
+      while (i != ie || j != je) {
+        const DedupeIndexEntry* e = (j == je || (i != ie && DedupeLess(*i, *j))) ? i++ : j++;
+        if (e->recorded_ts < expire_before) continue;  // outside the idempotency window
+        STRATA_TRY(w->Add(e, sizeof(*e)));
+        lo = std::min(lo, e->position);
+        hi = std::max(hi, e->position);
+        max_ts = std::max(max_ts, e->recorded_ts);
+      }
+      STRATA_TRY(w->Finish(RunKind::kDedupe, sizeof(DedupeIndexEntry), lo, hi, max_ts));
+    }
+    STRATA_TRY(SyncDir(dir_));
+    auto run = Run::Open(PathOf(a->kind(), seq), a->kind(), seq);
+    if (!run) return run.error();
+    merged = *run;
+  }
+
+  std::lock_guard manifest_lock(manifest_mu_);
+  auto current = Snapshot();  // flushes may have added runs meanwhile
+  auto next = std::make_shared<RunSet>();
+  for (const auto& r : *current) {
+    if (r == a || r == b || r == expired) continue;
+    next->push_back(r);
+  }
+  if (merged) next->push_back(merged);
+  STRATA_TRY(persist(Encode(*next)));
+  {
+    std::lock_guard lock(set_mu_);
+    set_ = next;
+  }
+  // Readers holding the old snapshot keep the mappings alive; the files can go now.
+  std::error_code ec;
+  for (const auto& r : {a, b, expired}) {
+    if (r) fs::remove(PathOf(r->kind(), r->seq()), ec);
+  }
+  return true;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> IndexRuns::FindStream(uint64_t number, uint64_t from,
+                                                                 uint64_t to) const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  auto snapshot = Snapshot();
+  StreamIndexEntry key{number, from, 0};
+  for (const auto& r : *snapshot) {
+    if (r->kind() != RunKind::kStream) continue;
+    const auto* it = std::lower_bound(r->begin<StreamIndexEntry>(), r->end<StreamIndexEntry>(), key,
+                                      StreamLess);
+    for (; it != r->end<StreamIndexEntry>() && it->number == number && it->revision <= to; ++it) {
+      out.emplace_back(it->revision, it->position);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<DedupeIndexEntry> IndexRuns::FindDedupe(uint64_t number, const Uuid& id) const {
+  auto snapshot = Snapshot();
+  DedupeIndexEntry key{number, id, 0, 0, 0};
+  for (const auto& r : *snapshot) {
+    if (r->kind() != RunKind::kDedupe) continue;
+    const auto* it = std::lower_bound(r->begin<DedupeIndexEntry>(), r->end<DedupeIndexEntry>(), key,
+                                      DedupeLess);
+    if (it != r->end<DedupeIndexEntry>() && it->number == number && it->id == id) return *it;
+  }
+  return std::nullopt;
+}
+
+size_t IndexRuns::run_count() const { return Snapshot()->size(); }
+
+uint64_t IndexRuns::entry_count(RunKind kind) const {
+  uint64_t n = 0;
+  for (const auto& r : *Snapshot()) {
+    if (r->kind() == kind) n += r->count();
+  }
+  return n;
+}
+
+}  // namespace strata::storage
