@@ -53,6 +53,7 @@ class RunFileWriter {
     buf_ = std::move(o.buf_);
     crc_ = o.crc_;
     count_ = o.count_;
+    written_ = o.written_;
     return *this;
   }
   RunFileWriter() = default;
@@ -107,10 +108,15 @@ class RunFileWriter {
       }
       off += static_cast<size_t>(n);
     }
+    // Start writeback now rather than all at once at fdatasync, which would stall the WAL
+    // syncs of the append path behind a burst of dirty pages.
+    ::sync_file_range(fd_, written_, buf_.size(), SYNC_FILE_RANGE_WRITE);
+    written_ += buf_.size();
     buf_.clear();
     return OkStatus();
   }
   int fd_ = -1;
+  uint64_t written_ = 0;
   std::string path_;
   std::string buf_;
   uint32_t crc_ = 0;

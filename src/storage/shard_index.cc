@@ -2,6 +2,8 @@
 // indexes from records with the same function (IndexRecords), so what recovery rebuilds is
 // exactly what the live path would have written.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/coding.h"
 #include "model/stream_name.h"
@@ -142,8 +144,7 @@ void Shard::IndexerLoop() {
     bool stopping;
     {
       std::unique_lock lock(index_mu_);
-      index_cv_.wait_for(lock, options_.index_flush_interval,
-                         [&] { return !index_queue_.empty() || index_stopping_; });
+      index_cv_.wait_for(lock, std::chrono::milliseconds(2), [&] { return index_stopping_; });
       while (!index_queue_.empty()) {
         works.push_back(std::move(index_queue_.front()));
         index_queue_.pop_front();
@@ -173,6 +174,8 @@ void Shard::IndexerLoop() {
 }
 
 void Shard::MergerLoop() {
+  // Merging is background work: let the writers and the indexer have the CPU first.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   auto persist = [this](const std::string& manifest) {
     return warm_->PutMeta(kManifestKey, manifest);
   };

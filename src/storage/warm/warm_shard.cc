@@ -3,6 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/statistics.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 #include "base/coding.h"
 
@@ -116,6 +118,13 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
                                                    const StoreOptions& options,
                                                    std::shared_ptr<SharedResources> shared) {
   auto* res = static_cast<SharedRocks*>(shared.get());
+  // Background flushes and compactions yield to the writer threads (latency over throughput).
+  static std::once_flag lowered;
+  std::call_once(lowered, [] {
+    rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
+    rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH);
+    rocksdb::Env::Default()->LowerThreadPoolIOPriority(rocksdb::Env::Priority::LOW);
+  });
   const WarmOptions& w = options.warm;
   rocksdb::DBOptions db;
   db.create_if_missing = options.create_if_missing;
@@ -138,9 +147,12 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
     cf.max_write_buffer_number = w.max_write_buffer_number;
     cf.compaction_style = rocksdb::kCompactionStyleLevel;
     cf.level_compaction_dynamic_level_bytes = true;
-    cf.compression = rocksdb::kZSTD;
+    // zstd where data settles (the bottommost level); no compression above it, so memtable
+    // flushes and upper-level compactions cost little CPU on the append path's cores.
+    cf.compression = rocksdb::kNoCompression;
     cf.bottommost_compression = rocksdb::kZSTD;
-    cf.compression_opts.level = w.zstd_level;
+    cf.bottommost_compression_opts.level = w.zstd_level;
+    cf.bottommost_compression_opts.enabled = true;
     return cf;
   };
   auto table = [&](bool bloom) {
