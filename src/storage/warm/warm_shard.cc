@@ -135,6 +135,9 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
   db.bytes_per_sync = 1 << 20;
   db.wal_bytes_per_sync = 0;
   db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Reuse WAL files: an fdatasync that overwrites existing blocks needs no metadata commit and
+  // is about twice as fast here as one that grows the file (DESIGN.md).
+  db.recycle_log_file_num = 4;
   db.statistics = rocksdb::CreateDBStatistics();
   db.statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   db.max_total_wal_size = 512ull << 20;
