@@ -14,7 +14,7 @@ last_json() { tail -n 1; }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
 echo "== 1. RocksDB baseline (WriteBatch of 100, fsync per batch, one writer)"
-"$BASELINE" --seconds 5 --runs "$RUNS" --dir "$DATA/rocksdb-baseline" | tee -a /dev/stderr | last_json >> "$OUT"
+"$BASELINE" --seconds 5 --runs "$RUNS" --dir "$DATA/rocksdb-baseline" | tee /dev/stderr | last_json >> "$OUT"
 
 echo "== 2. strata bench ingest, as fast as possible, $RUNS runs"
 for i in $(seq "$RUNS"); do
@@ -22,7 +22,9 @@ for i in $(seq "$RUNS"); do
 done
 MAX=$(grep '"bench":"ingest"' "$OUT" | python3 -c 'import sys,json,statistics; print(int(statistics.median(json.loads(l)["events_per_sec"] for l in sys.stdin)))')
 RATE=$((MAX * 8 / 10))
-echo "== 3. strata bench ingest at 80% of the median maximum ($RATE events/s)"
+echo "== 3a. strata bench ingest at 80% of the 300k target (240,000 events/s)"
+"$STRATA" bench ingest --data "$DATA" --duration 10 --rate 240000 --json 2>/dev/null | tee /dev/stderr | last_json >> "$OUT"
+echo "== 3b. strata bench ingest at 80% of the median measured maximum ($RATE events/s)"
 "$STRATA" bench ingest --data "$DATA" --duration 10 --rate "$RATE" --json 2>/dev/null | tee /dev/stderr | last_json >> "$OUT"
 
 BASE=$((MAX / 10))
