@@ -21,8 +21,11 @@ build: configure
 run: build
 	@bash scripts/run.sh $(STRATA)
 
+# The suite runs twice: on the release build, and on the debug build with ASan + UBSan.
 test: build
-	@bash scripts/test.sh $(PRESET)
+	@cmake --preset debug > /dev/null
+	@cmake --build --preset debug
+	@bash scripts/test.sh release debug
 
 bench: build
 	@bash bench/run.sh $(STRATA)

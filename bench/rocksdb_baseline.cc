@@ -71,8 +71,10 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
   }
   std::sort(rates.begin(), rates.end());
-  std::printf("rocksdb baseline (WriteBatch of %d, fsync per batch, 1 writer): median %.0f events/s\n",
-              kBatch, rates[rates.size() / 2]);
-  std::printf("{\"bench\":\"rocksdb_baseline\",\"events_per_sec\":%.0f}\n", rates[rates.size() / 2]);
+  std::printf(
+      "rocksdb baseline (WriteBatch of %d, fsync per batch, 1 writer): median %.0f events/s\n",
+      kBatch, rates[rates.size() / 2]);
+  std::printf("{\"bench\":\"rocksdb_baseline\",\"events_per_sec\":%.0f}\n",
+              rates[rates.size() / 2]);
   return 0;
 }

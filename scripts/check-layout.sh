@@ -13,4 +13,14 @@ done
 bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/storage || true)
 if [ -n "$bad" ]; then echo "layout: src/storage includes a higher module: $bad"; fail=1; fi
 [ $fail -eq 0 ] && echo "layout: dependency rules hold"
+# Formatting (.clang-format) is part of the conventions, so it is checked too.
+if command -v clang-format > /dev/null; then
+  if ! git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror 2> /tmp/strata-format.log; then
+    echo "format: these files need 'make format':"
+    grep -o '^[^:]*' /tmp/strata-format.log | sort -u
+    fail=1
+  else
+    echo "format: clean"
+  fi
+fi
 exit $fail

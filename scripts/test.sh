@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (unit, property, subscription, crash) with ctest.
+# Runs the whole test suite (unit, property, subscription, crash) with ctest, once per preset
+# given (default: release). `make test` passes "release debug": the debug preset has ASan+UBSan.
 set -euo pipefail
-PRESET=${1:-release}
 cd "$(dirname "$0")/.."
 bash scripts/check-layout.sh
-ctest --preset "$PRESET" --output-on-failure -j2 --timeout 900
+presets=("$@")
+[ ${#presets[@]} -eq 0 ] && presets=(release)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for p in "${presets[@]}"; do
+  echo "== tests ($p build)"
+  ctest --preset "$p" --output-on-failure -j2 --timeout 900
+done

@@ -2,10 +2,10 @@
 // moments, and after each kill runs `strata stress --verify`: every acknowledged event must be
 // present exactly once at its revision and position, $all ordered, the stream index consistent.
 // The store accumulates across rounds, so recovery is exercised on a growing log.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
@@ -43,7 +43,8 @@ int RunCommand(const std::string& cmd, std::string* out) {
 }
 
 TEST(Crash, EveryAcknowledgedEventSurvivesSigkillAtRandomMoments) {
-  const auto dir = std::filesystem::temp_directory_path() / ("strata-crash-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("strata-crash-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::mt19937 rng(std::random_device{}());
   constexpr int kRounds = 24;

@@ -4,24 +4,42 @@ namespace strata {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid-argument";
-    case ErrorCode::kInvalidStreamName: return "invalid-stream-name";
-    case ErrorCode::kEventTooLarge: return "event-too-large";
-    case ErrorCode::kInvalidEventId: return "invalid-event-id";
-    case ErrorCode::kInvalidExpectedRevision: return "invalid-expected-revision";
-    case ErrorCode::kUnknownOption: return "unknown-option";
-    case ErrorCode::kWrongExpectedRevision: return "wrong-expected-revision";
-    case ErrorCode::kStreamDeleted: return "stream-deleted";
-    case ErrorCode::kIdempotencyConflict: return "idempotency-conflict";
-    case ErrorCode::kServerBusy: return "server-busy";
-    case ErrorCode::kDeadlineExceeded: return "deadline-exceeded";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kIoError: return "io-error";
-    case ErrorCode::kStreamNotFound: return "stream-not-found";
-    case ErrorCode::kStoreClosed: return "store-closed";
-    case ErrorCode::kAppendTooLarge: return "append-too-large";
-    case ErrorCode::kInvalidConfig: return "invalid-config";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid-argument";
+    case ErrorCode::kInvalidStreamName:
+      return "invalid-stream-name";
+    case ErrorCode::kEventTooLarge:
+      return "event-too-large";
+    case ErrorCode::kInvalidEventId:
+      return "invalid-event-id";
+    case ErrorCode::kInvalidExpectedRevision:
+      return "invalid-expected-revision";
+    case ErrorCode::kUnknownOption:
+      return "unknown-option";
+    case ErrorCode::kWrongExpectedRevision:
+      return "wrong-expected-revision";
+    case ErrorCode::kStreamDeleted:
+      return "stream-deleted";
+    case ErrorCode::kIdempotencyConflict:
+      return "idempotency-conflict";
+    case ErrorCode::kServerBusy:
+      return "server-busy";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline-exceeded";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kIoError:
+      return "io-error";
+    case ErrorCode::kStreamNotFound:
+      return "stream-not-found";
+    case ErrorCode::kStoreClosed:
+      return "store-closed";
+    case ErrorCode::kAppendTooLarge:
+      return "append-too-large";
+    case ErrorCode::kInvalidConfig:
+      return "invalid-config";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }

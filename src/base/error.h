@@ -21,10 +21,10 @@ namespace strata {
 
 // The registry. Numbers are stable forever.
 enum class ErrorCode : uint16_t {
-  kInvalidArgument = 1,        // a request field is malformed; the message names it
-  kInvalidStreamName = 2,      // empty, too long, or reserved stream name
-  kEventTooLarge = 3,          // one event over the per-event limit
-  kInvalidEventId = 4,         // malformed or nil UUID
+  kInvalidArgument = 1,    // a request field is malformed; the message names it
+  kInvalidStreamName = 2,  // empty, too long, or reserved stream name
+  kEventTooLarge = 3,      // one event over the per-event limit
+  kInvalidEventId = 4,     // malformed or nil UUID
   kInvalidExpectedRevision = 5,
   kUnknownOption = 6,          // an option/config key Strata does not know
   kWrongExpectedRevision = 7,  // optimistic concurrency check failed; actual_revision is set
@@ -32,12 +32,12 @@ enum class ErrorCode : uint16_t {
   kIdempotencyConflict = 9,    // some, not all, of the event ids were already appended
   kServerBusy = 10,            // back-pressure: queues full until the deadline
   kDeadlineExceeded = 11,
-  kCorruption = 12,            // a checksum or format check failed; data is not served
-  kIoError = 13,               // the OS or RocksDB failed an I/O
+  kCorruption = 12,  // a checksum or format check failed; data is not served
+  kIoError = 13,     // the OS or RocksDB failed an I/O
   kStreamNotFound = 14,
-  kStoreClosed = 15,           // the store is shut down or failed; restart to recover
-  kAppendTooLarge = 16,        // the whole append is over the per-append limit
-  kInvalidConfig = 17,         // a configuration value is out of range or inconsistent
+  kStoreClosed = 15,     // the store is shut down or failed; restart to recover
+  kAppendTooLarge = 16,  // the whole append is over the per-append limit
+  kInvalidConfig = 17,   // a configuration value is out of range or inconsistent
   kInternal = 18,
 };
 
@@ -89,8 +89,8 @@ inline void IgnoreError(const Result<T>&) {}
   } while (0)
 
 // Propagates an error: STRATA_TRY(status_expr);
-#define STRATA_TRY(expr)                                  \
-  do {                                                    \
-    auto&& strata_try_r_ = (expr);                        \
-    if (!strata_try_r_) return strata_try_r_.error();     \
+#define STRATA_TRY(expr)                              \
+  do {                                                \
+    auto&& strata_try_r_ = (expr);                    \
+    if (!strata_try_r_) return strata_try_r_.error(); \
   } while (0)

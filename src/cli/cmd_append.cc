@@ -30,9 +30,11 @@ Result<EventData> EventFromJsonLine(const std::string& line, size_t n) {
   } else {
     e.event_id = Uuid::Random();
   }
-  if (j.contains("data")) e.data = j["data"].is_string() ? j["data"].get<std::string>() : j["data"].dump();
+  if (j.contains("data"))
+    e.data = j["data"].is_string() ? j["data"].get<std::string>() : j["data"].dump();
   if (j.contains("metadata")) {
-    e.metadata = j["metadata"].is_string() ? j["metadata"].get<std::string>() : j["metadata"].dump();
+    e.metadata =
+        j["metadata"].is_string() ? j["metadata"].get<std::string>() : j["metadata"].dump();
   }
   e.content_type = j.value("content_type", "application/json");
   return e;
@@ -92,7 +94,8 @@ void RegisterAppend(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("append", "Append events to a stream");
   cmd->footer(
       "Examples:\n"
-      "  strata append order-1 --type OrderPlaced --payload '{\"total\": 12}' --expected no_stream\n"
+      "  strata append order-1 --type OrderPlaced --payload '{\"total\": 12}' --expected "
+      "no_stream\n"
       "  printf '{\"type\":\"A\",\"data\":{}}\\n' | strata append order-1 --stdin");
   f->store.Register(cmd);
   cmd->add_option("stream", f->stream, "Stream name")->required();

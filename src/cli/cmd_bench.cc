@@ -28,8 +28,8 @@ struct BenchFlags {
   uint32_t events_per_append = 1;
   double duration = 10;
   double warmup = 2;
-  double rate = 0;  // events/s target, 0 = as fast as possible
-  double burst_rate = 0;   // after burst_after seconds, switch to this rate (0: no burst)
+  double rate = 0;        // events/s target, 0 = as fast as possible
+  double burst_rate = 0;  // after burst_after seconds, switch to this rate (0: no burst)
   double burst_after = 0;
   uint64_t events = 2'000'000;  // read bench: events to load
   bool keep = false, json = false;
@@ -37,8 +37,9 @@ struct BenchFlags {
 
 // A fresh directory for the run under --data, removed afterwards unless --keep.
 std::string RunDir(const BenchFlags& f, const char* what) {
-  auto dir = fs::path(f.store.data_dir) /
-             fmt::format("bench-{}-{}", what, std::chrono::system_clock::now().time_since_epoch().count());
+  auto dir =
+      fs::path(f.store.data_dir) /
+      fmt::format("bench-{}-{}", what, std::chrono::system_clock::now().time_since_epoch().count());
   fs::create_directories(dir);
   return dir.string();
 }
@@ -46,7 +47,7 @@ std::string RunDir(const BenchFlags& f, const char* what) {
 struct IngestResult {
   double events_per_sec = 0;
   uint64_t events = 0, errors = 0;
-  double p50 = 0, p99 = 0, p999 = 0, max = 0;  // call -> ack
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;           // call -> ack
   double sched_p50 = 0, sched_p99 = 0, sched_p999 = 0;  // intended -> ack
 };
 
@@ -69,7 +70,8 @@ class Producer {
     uint32_t outstanding = 0;
     const double per_producer_rate = f_.rate / f_.producers;  // events/s
     const auto start = Clock::now();
-    const auto burst_start = start + std::chrono::milliseconds(static_cast<int64_t>(f_.burst_after * 1000));
+    const auto burst_start =
+        start + std::chrono::milliseconds(static_cast<int64_t>(f_.burst_after * 1000));
     uint64_t issued_events = 0, burst_issued = 0;
     std::vector<Done> done;
     while (true) {
@@ -99,8 +101,9 @@ class Producer {
       {
         std::unique_lock lock(mu_);
         if (completions_.empty()) {
-          auto wake = (per_producer_rate > 0 || f_.burst_rate > 0) ? now + std::chrono::microseconds(200)
-                                                                    : until;
+          auto wake = (per_producer_rate > 0 || f_.burst_rate > 0)
+                          ? now + std::chrono::microseconds(200)
+                          : until;
           if (stop) wake = now + std::chrono::milliseconds(100);
           cv_.wait_until(lock, wake, [&] { return !completions_.empty(); });
         }
@@ -140,9 +143,10 @@ class Producer {
   void Issue(uint32_t s, Clock::time_point intended, Clock::time_point measure_from) {
     AppendRequest req;
     req.stream = streams_[s].name;
-    req.expected = streams_[s].revision < 0
-                       ? ExpectedRevision::NoStream()
-                       : ExpectedRevision::Exact(Revision(static_cast<uint64_t>(streams_[s].revision)));
+    req.expected =
+        streams_[s].revision < 0
+            ? ExpectedRevision::NoStream()
+            : ExpectedRevision::Exact(Revision(static_cast<uint64_t>(streams_[s].revision)));
     req.events.resize(f_.events_per_append);
     for (auto& e : req.events) {
       e.event_id = Uuid::Random();
@@ -153,23 +157,24 @@ class Producer {
     const int64_t call_ns = Clock::now().time_since_epoch().count();
     const bool measured = intended >= measure_from;
     const int64_t prev = streams_[s].revision;
-    store_->AppendAsync(std::move(req), [this, s, start_ns, call_ns, measured,
-                                         prev](Result<AppendResult> r) {
-      const int64_t now = Clock::now().time_since_epoch().count();
-      std::lock_guard lock(mu_);
-      if (r) {
-        if (measured) {
-          latencies.Add(now - call_ns);
-          schedule_latencies.Add(now - start_ns);
-          events_measured += r->count;
-        }
-        completions_.push_back({s, true, static_cast<int64_t>(r->last_revision.value())});
-      } else {
-        int64_t actual = r.error().actual_revision ? static_cast<int64_t>(*r.error().actual_revision) : prev;
-        completions_.push_back({s, false, actual});
-      }
-      if (completions_.size() == 1) cv_.notify_one();  // the producer drains them all at once
-    });
+    store_->AppendAsync(
+        std::move(req), [this, s, start_ns, call_ns, measured, prev](Result<AppendResult> r) {
+          const int64_t now = Clock::now().time_since_epoch().count();
+          std::lock_guard lock(mu_);
+          if (r) {
+            if (measured) {
+              latencies.Add(now - call_ns);
+              schedule_latencies.Add(now - start_ns);
+              events_measured += r->count;
+            }
+            completions_.push_back({s, true, static_cast<int64_t>(r->last_revision.value())});
+          } else {
+            int64_t actual =
+                r.error().actual_revision ? static_cast<int64_t>(*r.error().actual_revision) : prev;
+            completions_.push_back({s, false, actual});
+          }
+          if (completions_.size() == 1) cv_.notify_one();  // the producer drains them all at once
+        });
   }
 
   Store* store_;
@@ -184,7 +189,8 @@ class Producer {
 
 IngestResult RunIngest(Store* store, const BenchFlags& f, bool progress) {
   std::vector<std::unique_ptr<Producer>> producers;
-  for (uint32_t i = 0; i < f.producers; ++i) producers.push_back(std::make_unique<Producer>(store, f, i));
+  for (uint32_t i = 0; i < f.producers; ++i)
+    producers.push_back(std::make_unique<Producer>(store, f, i));
   auto t0 = Clock::now();
   auto measure_from = t0 + std::chrono::milliseconds(static_cast<int64_t>(f.warmup * 1000));
   auto until = measure_from + std::chrono::milliseconds(static_cast<int64_t>(f.duration * 1000));
@@ -209,7 +215,8 @@ IngestResult RunIngest(Store* store, const BenchFlags& f, bool progress) {
       if (progress) {
         std::cerr << fmt::format("  {:5.1f}s  {:>10} events/s  queued {:>6}  rss {} MiB{}\n",
                                  std::chrono::duration<double>(now - t0).count(), Thousands(rate),
-                                 queued, ReadRss().current >> 20, now < measure_from ? "  (warm-up)" : "");
+                                 queued, ReadRss().current >> 20,
+                                 now < measure_from ? "  (warm-up)" : "");
       }
       last_appends = appends;
       last_t = now;
@@ -276,18 +283,27 @@ int Ingest(BenchFlags& f) {
         r.sched_p50, r.sched_p99, r.sched_p999);
   }
   if (f.json) {
-    nlohmann::json j = {{"bench", "ingest"},       {"events_per_sec", r.events_per_sec},
-                        {"events", r.events},      {"p50_ms", r.p50},
-                        {"p99_ms", r.p99},         {"p999_ms", r.p999},
-                        {"max_ms", r.max},         {"errors", r.errors},
-                        {"sched_p50_ms", r.sched_p50}, {"sched_p99_ms", r.sched_p99},
+    nlohmann::json j = {{"bench", "ingest"},
+                        {"events_per_sec", r.events_per_sec},
+                        {"events", r.events},
+                        {"p50_ms", r.p50},
+                        {"p99_ms", r.p99},
+                        {"p999_ms", r.p999},
+                        {"max_ms", r.max},
+                        {"errors", r.errors},
+                        {"sched_p50_ms", r.sched_p50},
+                        {"sched_p99_ms", r.sched_p99},
                         {"sched_p999_ms", r.sched_p999},
-                        {"producers", f.producers}, {"inflight", f.inflight},
-                        {"streams", f.streams},    {"event_size", f.event_size},
+                        {"producers", f.producers},
+                        {"inflight", f.inflight},
+                        {"streams", f.streams},
+                        {"event_size", f.event_size},
                         {"events_per_append", f.events_per_append},
                         {"durability", f.store.durability},
-                        {"rate", f.rate},          {"appends_per_group", groups ? appends / groups : 0},
-                        {"rss_bytes", rss.current}, {"rss_peak_bytes", rss.peak},
+                        {"rate", f.rate},
+                        {"appends_per_group", groups ? appends / groups : 0},
+                        {"rss_bytes", rss.current},
+                        {"rss_peak_bytes", rss.peak},
                         {"write_stall_ms", stall / 1000}};
     std::cout << j.dump() << "\n";
   }
@@ -519,7 +535,8 @@ void RegisterBench(CLI::App& app, int& exit_code) {
       "ingest", "Durable ingest: many producers, expected revisions and event ids on every append");
   Common(ingest, *fi);
   ingest->add_option("--producers", fi->producers, "Producer threads")->capture_default_str();
-  ingest->add_option("--inflight", fi->inflight, "Appends in flight per producer")->capture_default_str();
+  ingest->add_option("--inflight", fi->inflight, "Appends in flight per producer")
+      ->capture_default_str();
   ingest->add_option("--events-per-append", fi->events_per_append, "Events in each append")
       ->capture_default_str();
   ingest->add_option("--duration", fi->duration, "Measured seconds")->capture_default_str();
@@ -540,7 +557,8 @@ void RegisterBench(CLI::App& app, int& exit_code) {
   auto ft = std::make_shared<BenchFlags>();
   ft->duration = 5;
   ft->rate = 20000;
-  auto* tail = bench->add_subcommand("tail", "Delivery latency from append ack to a live subscriber");
+  auto* tail =
+      bench->add_subcommand("tail", "Delivery latency from append ack to a live subscriber");
   Common(tail, *ft);
   tail->add_option("--rate", ft->rate, "Appends per second")->capture_default_str();
   tail->add_option("--duration", ft->duration, "Seconds")->capture_default_str();

@@ -59,8 +59,9 @@ int Run(ReadFlags& f) {
 void RegisterRead(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<ReadFlags>();
   auto* cmd = app.add_subcommand("read", "Read a stream or $all");
-  cmd->footer("Examples:\n  strata read order-1\n  strata read order-1 --backwards --count 1\n"
-              "  strata read '$all' --type-prefix Order --json");
+  cmd->footer(
+      "Examples:\n  strata read order-1\n  strata read order-1 --backwards --count 1\n"
+      "  strata read '$all' --type-prefix Order --json");
   f->store.Register(cmd);
   cmd->add_option("stream", f->stream, "Stream name, or $all for the global log")->required();
   cmd->add_option("--from", f->from,
@@ -68,7 +69,8 @@ void RegisterRead(CLI::App& app, int& exit_code) {
   cmd->add_option("--count", f->count, "Events to read at most")->capture_default_str();
   cmd->add_flag("--backwards", f->backwards, "Read from the end towards the start");
   cmd->add_flag("--json", f->json, "One JSON object per line");
-  cmd->add_option("--stream-prefix", f->stream_prefix, "$all only: stream name prefix (repeatable)");
+  cmd->add_option("--stream-prefix", f->stream_prefix,
+                  "$all only: stream name prefix (repeatable)");
   cmd->add_option("--type-prefix", f->type_prefix, "$all only: event type prefix (repeatable)");
   cmd->add_option("--stream-regex", f->stream_regex, "$all only: stream name regex");
   cmd->add_option("--type-regex", f->type_regex, "$all only: event type regex");

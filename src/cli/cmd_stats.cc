@@ -28,7 +28,10 @@ int Run(StatsFlags& f) {
       j["shards"].push_back({{"shard", sh.shard},
                              {"events", sh.events},
                              {"bytes", sh.bytes},
-                             {"streams_cached", sh.streams},
+                             {"streams", sh.streams},
+                             {"index_runs", sh.index_runs},
+                             {"index_entries", sh.index_entries},
+                             {"unindexed_events", sh.unindexed_events},
                              {"last_position", sh.last_position.value()},
                              {"indexed_upto", sh.indexed_upto.value()},
                              {"memtable_bytes", sh.memtable_bytes},
@@ -41,22 +44,27 @@ int Run(StatsFlags& f) {
     return 0;
   }
   std::cout << "store " << options->data_dir << ": next position " << s.watermark.value() << "\n";
-  std::cout << fmt::format("{:>5} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}\n", "shard",
-                           "events~", "bytes~", "last pos", "indexed", "memtables", "pend.comp",
-                           "stall ms");
+  std::cout << fmt::format(
+      "{:>5} {:>11} {:>9} {:>12} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>8}\n", "shard",
+      "events~", "streams~", "bytes~", "last pos", "indexed to", "idx entries", "runs", "memtables",
+      "pend.comp", "stall ms");
   for (const auto& sh : s.shards) {
-    std::cout << fmt::format("{:>5} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}\n", sh.shard,
-                             sh.events, sh.bytes, sh.last_position.value(),
-                             sh.indexed_upto.value(), sh.memtable_bytes,
-                             sh.compaction_pending_bytes, sh.write_stall_micros / 1000);
+    std::cout << fmt::format(
+        "{:>5} {:>11} {:>9} {:>12} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>8}\n", sh.shard,
+        sh.events, sh.streams, sh.bytes, sh.last_position.value(), sh.indexed_upto.value(),
+        sh.index_entries, sh.index_runs, sh.memtable_bytes, sh.compaction_pending_bytes,
+        sh.write_stall_micros / 1000);
   }
+  std::cout << "(~: RocksDB estimates; ring hit rate since open: " << s.ring_hits << " hits, "
+            << s.ring_misses << " misses)\n";
   return 0;
 }
 }  // namespace
 
 void RegisterStats(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<StatsFlags>();
-  auto* cmd = app.add_subcommand("stats", "Per-shard figures: events, bytes, RocksDB compaction and stalls");
+  auto* cmd = app.add_subcommand("stats",
+                                 "Per-shard figures: events, bytes, RocksDB compaction and stalls");
   f->store.Register(cmd);
   cmd->add_flag("--json", f->json, "Print one JSON object");
   cmd->callback([f, &exit_code] { exit_code = Run(*f); });

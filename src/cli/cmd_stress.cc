@@ -98,11 +98,11 @@ void Worker(Store* store, AckLog* log, const StressFlags& f, uint32_t id, Clock:
                                  r->first_position.value()));
       } else if (r && (r->first_position != last_result->first_position ||
                        r->first_revision != last_result->first_revision)) {
-        failure->Add(fmt::format("retry of {} returned position {} revision {}, first result was "
-                                 "position {} revision {}",
-                                 last_acked->stream, r->first_position.value(),
-                                 r->first_revision.value(), last_result->first_position.value(),
-                                 last_result->first_revision.value()));
+        failure->Add(
+            fmt::format("retry of {} returned position {} revision {}, first result was "
+                        "position {} revision {}",
+                        last_acked->stream, r->first_position.value(), r->first_revision.value(),
+                        last_result->first_position.value(), last_result->first_revision.value()));
       } else if (!r && r.error().code() != ErrorCode::kStreamDeleted) {
         failure->Add("retry failed: " + r.error().ToString());
       }
@@ -142,7 +142,8 @@ void Worker(Store* store, AckLog* log, const StressFlags& f, uint32_t id, Clock:
         last_acked = std::move(copy);
         last_result = *r;
       } else if (r.error().code() == ErrorCode::kWrongExpectedRevision) {
-        known[stream] = r.error().actual_revision ? static_cast<int64_t>(*r.error().actual_revision) : -1;
+        known[stream] =
+            r.error().actual_revision ? static_cast<int64_t>(*r.error().actual_revision) : -1;
       } else if (r.error().code() != ErrorCode::kStreamDeleted) {
         failure->Add("append failed: " + r.error().ToString());
       }
@@ -193,7 +194,8 @@ class OrderChecker : public SubscriptionHandler {
   explicit OrderChecker(Failure* f) : failure_(f) {}
   bool OnEvent(const RecordedEvent& e) override {
     if (e.position.value() <= last_) {
-      failure_->Add(fmt::format("subscription saw position {} after {}", e.position.value(), last_));
+      failure_->Add(
+          fmt::format("subscription saw position {} after {}", e.position.value(), last_));
     }
     last_ = e.position.value();
     ++seen;
@@ -302,8 +304,8 @@ int Verify(const StressFlags& f, StoreOptions options) {
       tombstones_seen.insert(stream);
       return true;
     }
-    auto [it, inserted] = seen.emplace(
-        v.header.event_id, Seen{stream, v.header.revision.value(), pos, v.header.kind});
+    auto [it, inserted] = seen.emplace(v.header.event_id,
+                                       Seen{stream, v.header.revision.value(), pos, v.header.kind});
     if (!inserted && it->second.stream == stream) {
       problem(fmt::format("event {} is in {} twice (positions {} and {})",
                           v.header.event_id.ToString(), stream, it->second.position, pos));
@@ -325,7 +327,8 @@ int Verify(const StressFlags& f, StoreOptions options) {
   });
   if (!st) problem("scanning $all failed: " + st.error().ToString());
   if (last + 1 != store->Watermark().value() && events > 0) {
-    problem(fmt::format("watermark {} but the last event is at {}", store->Watermark().value(), last));
+    problem(
+        fmt::format("watermark {} but the last event is at {}", store->Watermark().value(), last));
   }
   // 3. Every acknowledged event is there, once, where it was acknowledged.
   for (const auto& [id, l] : logged) {
@@ -347,16 +350,21 @@ int Verify(const StressFlags& f, StoreOptions options) {
   uint64_t streams_checked = 0;
   for (const auto& [stream, revs] : per_stream) {
     ++streams_checked;
-    uint64_t tb = IsMetadataStream(stream) ? 0 : (truncate_before.count(stream) ? truncate_before[stream] : 0);
+    uint64_t tb = IsMetadataStream(stream)
+                      ? 0
+                      : (truncate_before.count(stream) ? truncate_before[stream] : 0);
     std::vector<std::pair<uint64_t, uint64_t>> got;
     std::optional<Revision> from;
     bool deleted = false, not_found = false;
     while (true) {
       auto r = store->ReadStream({stream, Direction::kForwards, from, 1000});
       if (!r) {
-        if (r.error().code() == ErrorCode::kStreamDeleted) deleted = true;
-        else if (r.error().code() == ErrorCode::kStreamNotFound) not_found = true;
-        else problem("reading " + stream + ": " + r.error().ToString());
+        if (r.error().code() == ErrorCode::kStreamDeleted)
+          deleted = true;
+        else if (r.error().code() == ErrorCode::kStreamNotFound)
+          not_found = true;
+        else
+          problem("reading " + stream + ": " + r.error().ToString());
         break;
       }
       for (auto& e : r->events) got.emplace_back(e.revision.value(), e.position.value());
@@ -381,9 +389,10 @@ int Verify(const StressFlags& f, StoreOptions options) {
     }
   }
   std::cout << fmt::format(
-      "verify: {} acknowledged events in {} log lines; $all has {} records up to position {}; "
+      "verify: {} acknowledged events in {} log lines; $all has {} records up to position {} "
+      "({} positions left unused by crashes: claimed by appends that were never acknowledged); "
       "{} streams checked; {} problems\n",
-      logged.size(), lines, events, last, streams_checked, problems.size());
+      logged.size(), lines, events, last, last - events, streams_checked, problems.size());
   for (auto& p : problems) std::cout << "  problem: " << p << "\n";
   return problems.empty() ? 0 : 1;
 }

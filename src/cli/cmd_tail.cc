@@ -59,8 +59,10 @@ int Run(TailFlags& f) {
   req.stream = f.stream;
   req.from_end = !f.from_start && !f.after;
   if (f.after) {
-    if (req.all) req.after_position = Position(*f.after);
-    else req.after_revision = Revision(*f.after);
+    if (req.all)
+      req.after_position = Position(*f.after);
+    else
+      req.after_revision = Revision(*f.after);
   }
   req.filter.stream_prefixes = f.stream_prefix;
   req.filter.type_prefixes = f.type_prefix;
@@ -81,11 +83,12 @@ int Run(TailFlags& f) {
 
 void RegisterTail(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<TailFlags>();
-  auto* cmd = app.add_subcommand(
-      "tail", "Subscribe to a stream or $all and print events as they arrive");
-  cmd->footer("Note: the store's data directory is locked by one process; tail a store that a\n"
-              "server owns with --server (issue 3). Examples:\n"
-              "  strata tail '$all' --from-start\n  strata tail order-1 --after 4");
+  auto* cmd =
+      app.add_subcommand("tail", "Subscribe to a stream or $all and print events as they arrive");
+  cmd->footer(
+      "Note: the store's data directory is locked by one process; tail a store that a\n"
+      "server owns with --server (issue 3). Examples:\n"
+      "  strata tail '$all' --from-start\n  strata tail order-1 --after 4");
   f->store.Register(cmd);
   cmd->add_option("stream", f->stream, "Stream name, or $all")->required();
   cmd->add_flag("--from-start", f->from_start, "Deliver history first (default: only new events)");

@@ -10,7 +10,9 @@ namespace strata::cli {
 class Latencies {
  public:
   void Add(int64_t ns) { samples_.push_back(ns); }
-  void Merge(const Latencies& o) { samples_.insert(samples_.end(), o.samples_.begin(), o.samples_.end()); }
+  void Merge(const Latencies& o) {
+    samples_.insert(samples_.end(), o.samples_.begin(), o.samples_.end());
+  }
   size_t size() const { return samples_.size(); }
   void Clear() { samples_.clear(); }
   // q in [0, 1]; sorts on first use after an Add.

@@ -18,8 +18,8 @@ struct EventData {
   Uuid event_id;  // the idempotency key: appending the same id to the same stream again is a no-op
   std::string type;
   std::string content_type = "application/json";
-  std::string metadata;  // user metadata, opaque bytes
-  std::string data;      // payload, opaque bytes
+  std::string metadata;   // user metadata, opaque bytes
+  std::string data;       // payload, opaque bytes
   int64_t source_ts = 0;  // µs since epoch, set by the producer; 0 = "use recorded_ts"
 
   size_t PayloadBytes() const {

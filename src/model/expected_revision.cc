@@ -22,10 +22,14 @@ Result<ExpectedRevision> ExpectedRevision::Parse(std::string_view text) {
 
 std::string ExpectedRevision::ToString() const {
   switch (kind_) {
-    case Kind::kAny: return "any";
-    case Kind::kNoStream: return "no_stream";
-    case Kind::kStreamExists: return "stream_exists";
-    case Kind::kExact: return std::to_string(revision_);
+    case Kind::kAny:
+      return "any";
+    case Kind::kNoStream:
+      return "no_stream";
+    case Kind::kStreamExists:
+      return "stream_exists";
+    case Kind::kExact:
+      return std::to_string(revision_);
   }
   return "?";
 }

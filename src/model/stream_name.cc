@@ -6,7 +6,8 @@ namespace strata {
 
 Status ValidateStreamName(std::string_view name) {
   if (name.empty()) {
-    return Error(ErrorCode::kInvalidStreamName, "the stream name is empty; give a name such as 'order-42'");
+    return Error(ErrorCode::kInvalidStreamName,
+                 "the stream name is empty; give a name such as 'order-42'");
   }
   if (name.size() > kMaxStreamNameBytes) {
     return Error(ErrorCode::kInvalidStreamName,

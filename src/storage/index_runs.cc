@@ -161,7 +161,8 @@ class Run {
     auto run = std::shared_ptr<Run>(new Run(static_cast<const char*>(map), size, kind, seq));
     const char* h = run->base_;
     if (std::memcmp(h, kMagic, 8) != 0) return corrupt("bad magic");
-    if (crc32c::Unmask(GetLittle32(h + 60)) != crc32c::Value(h, 60)) return corrupt("header checksum");
+    if (crc32c::Unmask(GetLittle32(h + 60)) != crc32c::Value(h, 60))
+      return corrupt("header checksum");
     if (GetLittle32(h + 8) != kRunVersion) return corrupt("unknown version");
     if (GetLittle32(h + 12) != static_cast<uint32_t>(kind)) return corrupt("wrong kind");
     run->entry_size_ = GetLittle32(h + 16);
@@ -206,14 +207,17 @@ class Run {
 };
 
 IndexRuns::IndexRuns(std::string dir, Clock* clock, int64_t window_us)
-    : dir_(std::move(dir)), clock_(clock), window_us_(window_us),
+    : dir_(std::move(dir)),
+      clock_(clock),
+      window_us_(window_us),
       set_(std::make_shared<const RunSet>()) {}
 
 IndexRuns::~IndexRuns() = default;
 
 std::string IndexRuns::PathOf(RunKind kind, uint64_t seq) const {
   char name[48];
-  std::snprintf(name, sizeof(name), "%s-%012llu.run", kind == RunKind::kStream ? "streams" : "dedupe",
+  std::snprintf(name, sizeof(name), "%s-%012llu.run",
+                kind == RunKind::kStream ? "streams" : "dedupe",
                 static_cast<unsigned long long>(seq));
   return (fs::path(dir_) / name).string();
 }
@@ -412,8 +416,8 @@ std::vector<std::pair<uint64_t, uint64_t>> IndexRuns::FindStream(uint64_t number
   StreamIndexEntry key{number, from, 0};
   for (const auto& r : *snapshot) {
     if (r->kind() != RunKind::kStream) continue;
-    const auto* it = std::lower_bound(r->begin<StreamIndexEntry>(), r->end<StreamIndexEntry>(), key,
-                                      StreamLess);
+    const auto* it =
+        std::lower_bound(r->begin<StreamIndexEntry>(), r->end<StreamIndexEntry>(), key, StreamLess);
     for (; it != r->end<StreamIndexEntry>() && it->number == number && it->revision <= to; ++it) {
       out.emplace_back(it->revision, it->position);
     }
@@ -427,8 +431,8 @@ std::optional<DedupeIndexEntry> IndexRuns::FindDedupe(uint64_t number, const Uui
   DedupeIndexEntry key{number, id, 0, 0, 0};
   for (const auto& r : *snapshot) {
     if (r->kind() != RunKind::kDedupe) continue;
-    const auto* it = std::lower_bound(r->begin<DedupeIndexEntry>(), r->end<DedupeIndexEntry>(), key,
-                                      DedupeLess);
+    const auto* it =
+        std::lower_bound(r->begin<DedupeIndexEntry>(), r->end<DedupeIndexEntry>(), key, DedupeLess);
     if (it != r->end<DedupeIndexEntry>() && it->number == number && it->id == id) return *it;
   }
   return std::nullopt;

@@ -95,7 +95,7 @@ class IndexRuns {
   const std::string dir_;
   Clock* const clock_;
   const int64_t window_us_;
-  mutable std::mutex set_mu_;               // guards set_ (the pointer, not the runs)
+  mutable std::mutex set_mu_;  // guards set_ (the pointer, not the runs)
   std::shared_ptr<const RunSet> set_;
   std::mutex manifest_mu_;
   std::atomic<uint64_t> next_seq_{1};

@@ -23,18 +23,18 @@ enum class Durability : uint8_t {
 
 struct WarmOptions {
   // From the field report (../shared/seeds): 128 MiB memtables, 4 of them, zstd, leveled.
-  size_t write_buffer_size = 128u << 20;        // events column family
-  size_t index_write_buffer_size = 64u << 20;   // streams, dedupe, heads, time column families
+  size_t write_buffer_size = 128u << 20;       // events column family
+  size_t index_write_buffer_size = 64u << 20;  // streams, dedupe, heads, time column families
   int max_write_buffer_number = 4;
-  size_t memtable_budget = 1u << 30;             // shared by all shards (WriteBufferManager)
-  size_t block_cache_bytes = 256u << 20;         // shared by all shards
+  size_t memtable_budget = 1u << 30;      // shared by all shards (WriteBufferManager)
+  size_t block_cache_bytes = 256u << 20;  // shared by all shards
   int zstd_level = 3;
   int max_background_jobs = 2;
 };
 
 struct HotOptions {
-  size_t ring_bytes = 128u << 20;      // arena for event bytes
-  size_t ring_slots = 1u << 19;        // positions held at most (rounded up to a power of two)
+  size_t ring_bytes = 128u << 20;           // arena for event bytes
+  size_t ring_slots = 1u << 19;             // positions held at most (rounded up to a power of two)
   std::chrono::milliseconds max_age{5000};  // older events are read from the warm tier
 };
 
@@ -53,8 +53,9 @@ struct StoreOptions {
   // deadline, then fail with kServerBusy.
   size_t max_queued_appends = 65536;
   size_t max_queued_bytes = 256u << 20;
-  size_t max_group_events = 16384;        // events per group commit at most
-  size_t max_unindexed_bytes = 256u << 20;  // per shard: records handed to the indexer, not yet read
+  size_t max_group_events = 16384;  // events per group commit at most
+  size_t max_unindexed_bytes = 256u
+                               << 20;  // per shard: records handed to the indexer, not yet read
   // The indexer writes a sorted index run after this many events (per shard) or this long.
   size_t index_flush_events = 262144;
   std::chrono::milliseconds index_flush_interval{5000};

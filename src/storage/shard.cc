@@ -26,8 +26,8 @@ struct Shard::Plan {
 
 namespace {
 Error WrongExpected(std::string_view stream, const StreamHead& h, const ExpectedRevision& e) {
-  std::string actual = h.HasEvents() ? "is at revision " + std::to_string(h.last_revision)
-                                     : "does not exist";
+  std::string actual =
+      h.HasEvents() ? "is at revision " + std::to_string(h.last_revision) : "does not exist";
   if (h.SoftDeleted()) actual += " (soft-deleted)";
   Error err(ErrorCode::kWrongExpectedRevision,
             "stream '" + std::string(stream) + "' " + actual + ", but the append expected " +
@@ -39,9 +39,15 @@ Error WrongExpected(std::string_view stream, const StreamHead& h, const Expected
 Status CheckExpected(std::string_view stream, const StreamHead& h, const ExpectedRevision& e) {
   bool ok = false;
   switch (e.kind()) {
-    case ExpectedRevision::Kind::kAny: ok = true; break;
-    case ExpectedRevision::Kind::kNoStream: ok = !h.Exists(); break;
-    case ExpectedRevision::Kind::kStreamExists: ok = h.Exists(); break;
+    case ExpectedRevision::Kind::kAny:
+      ok = true;
+      break;
+    case ExpectedRevision::Kind::kNoStream:
+      ok = !h.Exists();
+      break;
+    case ExpectedRevision::Kind::kStreamExists:
+      ok = h.Exists();
+      break;
     case ExpectedRevision::Kind::kExact:
       ok = h.HasEvents() && static_cast<uint64_t>(h.last_revision) == e.revision().value();
       break;
@@ -224,8 +230,8 @@ bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) 
   if (n == 0) return true;
   const StreamHead& s = h.planned;
   const int64_t now = options_.clock->NowMicros();
-  const int64_t window = std::chrono::duration_cast<std::chrono::microseconds>(
-                             options_.idempotency_window).count();
+  const int64_t window =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.idempotency_window).count();
   auto finish = [&](const std::vector<TailEntry>& found) {
     AppendResult r;
     r.count = static_cast<uint32_t>(n);
@@ -504,8 +510,8 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
         RecordHeader hdr;
         hdr.kind = p.kind;
         hdr.position = Position(pos);
-        hdr.revision = Revision(p.kind == RecordKind::kTombstone ? kTombstoneRevision
-                                                                 : p.first_revision + k);
+        hdr.revision =
+            Revision(p.kind == RecordKind::kTombstone ? kTombstoneRevision : p.first_revision + k);
         hdr.stream_number = p.head->planned.number;
         hdr.recorded_ts = now;
         hdr.source_ts = e.source_ts != 0 ? e.source_ts : now;
@@ -599,9 +605,8 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
         r.first_position = Position(p.first_position);
         r.last_position = Position(p.first_position + r.count - 1);
         r.first_revision = Revision(p.first_revision);
-        r.last_revision = Revision(p.kind == RecordKind::kTombstone
-                                       ? kTombstoneRevision
-                                       : p.first_revision + r.count - 1);
+        r.last_revision = Revision(
+            p.kind == RecordKind::kTombstone ? kTombstoneRevision : p.first_revision + r.count - 1);
         r.stream_exists = true;
         ++appended;
         ops[i].done(r);

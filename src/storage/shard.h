@@ -67,7 +67,9 @@ class Shard {
   // Replays the log after the indexer checkpoint into the indexes. Before Start().
   Status Recover();
   // Last position in this shard's log (after Recover: the recovered one).
-  Position last_position() const { return Position(last_position_.load(std::memory_order_acquire)); }
+  Position last_position() const {
+    return Position(last_position_.load(std::memory_order_acquire));
+  }
   // Starts the writer and indexer threads, publishing into `ring`.
   void Start(hot::Ring* ring);
   // Completes every queued op, then stops the threads. Idempotent.
@@ -92,8 +94,8 @@ class Shard {
     int64_t recorded_ts;
   };
   struct HeadEntry {
-    StreamHead committed;  // written under state_mu_ exclusive by the writer
-    StreamHead planned;    // writer thread only
+    StreamHead committed;         // written under state_mu_ exclusive by the writer
+    StreamHead planned;           // writer thread only
     std::vector<TailEntry> tail;  // unindexed events, GUARDED_BY(state_mu_)
     size_t tail_begin = 0;
     std::vector<std::pair<uint64_t, Uuid>> group_pending;  // writer only: planned this group
@@ -133,12 +135,12 @@ class Shard {
 
   // Queue (producers: any thread; consumer: the writer).
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;       // writer waits for work
+  std::condition_variable queue_cv_;        // writer waits for work
   std::condition_variable queue_space_cv_;  // producers wait for space
-  std::vector<ShardOp> queue_;             // GUARDED_BY(queue_mu_)
-  size_t queued_bytes_ = 0;                // GUARDED_BY(queue_mu_)
-  bool stopping_ = false;                  // GUARDED_BY(queue_mu_)
-  std::vector<ShardOp> deferred_;          // writer only: retried in the next group
+  std::vector<ShardOp> queue_;              // GUARDED_BY(queue_mu_)
+  size_t queued_bytes_ = 0;                 // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;                   // GUARDED_BY(queue_mu_)
+  std::vector<ShardOp> deferred_;           // writer only: retried in the next group
 
   // Stream state.
   mutable std::shared_mutex state_mu_;
@@ -148,7 +150,7 @@ class Shard {
   uint64_t segment_seq_ = 0;          // writer only
   int64_t segment_started_us_ = 0;
   uint64_t segment_bytes_ = 0;
-  std::string group_buffer_;          // writer only, reused
+  std::string group_buffer_;  // writer only, reused
 
   // Indexer hand-off.
   std::mutex index_mu_;
@@ -158,12 +160,12 @@ class Shard {
   size_t unindexed_bytes_ = 0;         // GUARDED_BY(index_mu_)
   bool index_stopping_ = false;        // GUARDED_BY(index_mu_)
   std::unordered_map<std::string, StreamHead, NameHash, NameEq> index_heads_;  // indexer only
-  uint64_t index_next_stream_number_ = 1;  // indexer only
-  uint64_t index_segment_seq_ = 0;         // indexer only: highest segment seen
+  uint64_t index_next_stream_number_ = 1;                                      // indexer only
+  uint64_t index_segment_seq_ = 0;  // indexer only: highest segment seen
   // Indexer only: what the next flush writes.
   std::vector<StreamIndexEntry> pending_streams_;
   std::vector<DedupeIndexEntry> pending_dedupe_;
-  std::vector<std::string_view> dirty_heads_;  // keys of index_heads_
+  std::vector<std::string_view> dirty_heads_;                               // keys of index_heads_
   std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> dirty_blocks_;  // block -> min/max
   uint64_t pending_last_position_ = 0;
   uint64_t pending_events_ = 0;

@@ -164,8 +164,8 @@ void Shard::IndexerLoop() {
     }
     index_space_cv_.notify_all();
     const bool due = pending_events_ >= options_.index_flush_events ||
-                     (pending_events_ > 0 &&
-                      std::chrono::steady_clock::now() - last_flush_ >= options_.index_flush_interval);
+                     (pending_events_ > 0 && std::chrono::steady_clock::now() - last_flush_ >=
+                                                 options_.index_flush_interval);
     if ((due || stopping) && !failed()) {
       if (auto st = Flush(); !st) fail(st.error());
     }
@@ -227,9 +227,9 @@ Status Shard::Recover() {
       auto rec = cursor->record();
       auto v = DecodeRecord(rec);
       if (!v) {
-        return Error(ErrorCode::kCorruption,
-                     "shard " + std::to_string(id_.value()) + " position " +
-                         std::to_string(cursor->position().value()) + ": " + v.error().message());
+        return Error(ErrorCode::kCorruption, "shard " + std::to_string(id_.value()) + " position " +
+                                                 std::to_string(cursor->position().value()) + ": " +
+                                                 v.error().message());
       }
       if (v->header.position != cursor->position()) {
         return Error(ErrorCode::kCorruption,

@@ -81,9 +81,9 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
     uint64_t warm_hi = std::min(hi, tail_front - 1);
     auto idx = runs_.FindStream(head->number.value(), lo, warm_hi);
     if (idx.size() != warm_hi - lo + 1) {
-      return Error(ErrorCode::kCorruption,
-                   "the stream index of '" + req.stream + "' is missing revisions in " +
-                       std::to_string(lo) + ".." + std::to_string(warm_hi));
+      return Error(ErrorCode::kCorruption, "the stream index of '" + req.stream +
+                                               "' is missing revisions in " + std::to_string(lo) +
+                                               ".." + std::to_string(warm_hi));
     }
     for (auto& [rev, pos] : idx) positions.push_back(Position(pos));
   }
@@ -112,9 +112,10 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
     for (size_t k = 0; k < warm_slots.size(); ++k) records[warm_slots[k]] = std::move(fetched[k]);
   }
   const int64_t now = options_.clock->NowMicros();
-  const int64_t min_ts = head->metadata.max_age_seconds
-                             ? now - static_cast<int64_t>(*head->metadata.max_age_seconds) * 1'000'000
-                             : INT64_MIN;
+  const int64_t min_ts =
+      head->metadata.max_age_seconds
+          ? now - static_cast<int64_t>(*head->metadata.max_age_seconds) * 1'000'000
+          : INT64_MIN;
   out.events.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     size_t k = forwards ? i : records.size() - 1 - i;
@@ -141,12 +142,16 @@ ShardStats Shard::Stats() {
   s.write_stall_micros = w.write_stall_micros;
   s.memtable_bytes = w.memtable_bytes;
   s.write_stopped = w.write_stopped;
+  s.streams = w.estimated_streams;
+  s.index_runs = runs_.run_count();
+  s.index_entries = runs_.entry_count(RunKind::kStream);
+  const uint64_t indexed = indexed_upto_.load(std::memory_order_acquire);
+  s.last_position = last_position();
+  s.indexed_upto = Position(indexed);
   {
     std::shared_lock lock(state_mu_);
-    s.streams = heads_.size();
+    s.unindexed_events = tail_fifo_.size();
   }
-  s.last_position = last_position();
-  s.indexed_upto = Position(indexed_upto_.load(std::memory_order_acquire));
   s.groups = groups_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   s.appends = appends_.load(std::memory_order_relaxed);

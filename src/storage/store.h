@@ -39,18 +39,18 @@ inline Deadline DeadlineIn(std::chrono::milliseconds d) {
 struct AppendRequest {
   std::string stream;
   ExpectedRevision expected = ExpectedRevision::Any();
-  std::vector<EventData> events;  // appended atomically, in order; may be empty (a check only)
+  std::vector<EventData> events;     // appended atomically, in order; may be empty (a check only)
   Deadline deadline = NoDeadline();  // how long to wait for queue space
 };
 
 struct AppendResult {
-  uint32_t count = 0;             // events written, or found when deduplicated
-  Revision first_revision;        // of the first event (count > 0)
-  Revision last_revision;         // the stream's revision after the append (stream_exists)
-  Position first_position;        // (count > 0)
-  Position last_position;         // (count > 0)
+  uint32_t count = 0;       // events written, or found when deduplicated
+  Revision first_revision;  // of the first event (count > 0)
+  Revision last_revision;   // the stream's revision after the append (stream_exists)
+  Position first_position;  // (count > 0)
+  Position last_position;   // (count > 0)
   bool stream_exists = false;
-  bool deduplicated = false;      // a retry of an earlier append: nothing was written
+  bool deduplicated = false;  // a retry of an earlier append: nothing was written
 };
 
 struct DeleteRequest {
@@ -107,8 +107,8 @@ struct ReadAllRequest {
 
 struct ReadAllResult {
   std::vector<RecordedEvent> events;
-  bool end = false;           // reached the end (the watermark, or the beginning backwards)
-  Position next;              // where to continue (inclusive)
+  bool end = false;  // reached the end (the watermark, or the beginning backwards)
+  Position next;     // where to continue (inclusive)
 };
 
 class SubscriptionHandler {
@@ -125,14 +125,14 @@ class SubscriptionHandler {
 };
 
 struct SubscribeRequest {
-  bool all = false;     // $all, or `stream`
+  bool all = false;  // $all, or `stream`
   std::string stream;
   // Where to start. Stream: deliver revisions after `after_revision` (nullopt: from the start).
   // $all: deliver positions after `after_position` (nullopt: from the start).
   std::optional<Revision> after_revision;
   std::optional<Position> after_position;
-  bool from_end = false;  // only events appended from now on
-  AllFilter filter;       // $all only
+  bool from_end = false;                // only events appended from now on
+  AllFilter filter;                     // $all only
   uint32_t checkpoint_interval = 1000;  // events examined between OnCheckpoint calls
 };
 
@@ -146,12 +146,15 @@ class Subscription {
 
 struct ShardStats {
   uint32_t shard = 0;
-  uint64_t events = 0;  // records in the log
-  uint64_t bytes = 0;   // live data size estimate
-  uint64_t streams = 0;
+  uint64_t events = 0;   // records in the log
+  uint64_t bytes = 0;    // live data size estimate
+  uint64_t streams = 0;  // estimate: streams with a persisted head
   Position last_position;
+  uint64_t unindexed_events = 0;  // in memory, not yet in an index run
+  uint64_t index_runs = 0;
+  uint64_t index_entries = 0;  // stream-index entries in runs
   Position indexed_upto;
-  uint64_t groups = 0;       // group commits since open
+  uint64_t groups = 0;  // group commits since open
   uint64_t fsyncs = 0;
   uint64_t appends = 0;
   uint64_t queue_depth = 0;

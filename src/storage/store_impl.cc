@@ -111,9 +111,8 @@ Status StoreImpl::OpenShards() {
                    "cannot create data directory '" + options_.data_dir + "': " + ec.message());
     }
     if (options_.shards == 0) options_.shards = kDefaultShards;
-    nlohmann::json j = {{"format", kStoreFormat},
-                        {"shards", options_.shards},
-                        {"partitions", options_.partitions}};
+    nlohmann::json j = {
+        {"format", kStoreFormat}, {"shards", options_.shards}, {"partitions", options_.partitions}};
     std::string tmp = (dir / "STRATA.tmp").string();
     {
       std::ofstream out(tmp, std::ios::trunc);
@@ -121,7 +120,8 @@ Status StoreImpl::OpenShards() {
       if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
     }
     fs::rename(tmp, meta, ec);
-    if (ec) return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
+    if (ec)
+      return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
   } else {
     std::ifstream in(meta);
     nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
@@ -136,10 +136,10 @@ Status StoreImpl::OpenShards() {
     }
     uint32_t shards = j["shards"], partitions = j["partitions"];
     if (options_.shards != 0 && options_.shards != shards) {
-      return Error(ErrorCode::kInvalidConfig,
-                   "the store at '" + options_.data_dir + "' was created with " +
-                       std::to_string(shards) + " shards; omit --shards or pass --shards " +
-                       std::to_string(shards));
+      return Error(ErrorCode::kInvalidConfig, "the store at '" + options_.data_dir +
+                                                  "' was created with " + std::to_string(shards) +
+                                                  " shards; omit --shards or pass --shards " +
+                                                  std::to_string(shards));
     }
     options_.shards = shards;
     options_.partitions = partitions;
@@ -151,11 +151,13 @@ Status StoreImpl::OpenShards() {
     char name[32];
     std::snprintf(name, sizeof(name), "shard-%03u", i);
     fs::create_directories(dir / name, ec);
-    if (ec) return Error(ErrorCode::kIoError, "cannot create " + (dir / name).string() + ": " + ec.message());
+    if (ec)
+      return Error(ErrorCode::kIoError,
+                   "cannot create " + (dir / name).string() + ": " + ec.message());
     auto w = warm::WarmShard::Open((dir / name / "db").string(), options_, shared_);
     if (!w) return w.error();
-    auto shard =
-        std::make_unique<Shard>(ShardId(i), options_, std::move(*w), (dir / name / "index").string());
+    auto shard = std::make_unique<Shard>(ShardId(i), options_, std::move(*w),
+                                         (dir / name / "index").string());
     STRATA_TRY(shard->Recover());
     auto lp = shard->warm().LastPosition();
     if (!lp) return lp.error();
@@ -167,8 +169,8 @@ Status StoreImpl::OpenShards() {
   if (options_.durability == Durability::kAsync) {
     async_sync_ = std::thread([this] { AsyncSyncLoop(); });
   }
-  spdlog::debug("store open at {}: {} shards, next position {}", options_.data_dir,
-                options_.shards, last + 1);
+  spdlog::debug("store open at {}: {} shards, next position {}", options_.data_dir, options_.shards,
+                last + 1);
   return OkStatus();
 }
 
@@ -190,9 +192,7 @@ Status StoreImpl::Close() {
     subs_cv_.wait(sl, [&] { return subs_.empty(); });
   }
   for (auto& s : shards_) s->Stop();
-  {
-    std::lock_guard al(async_mu_);
-  }
+  { std::lock_guard al(async_mu_); }
   async_cv_.notify_all();
   if (async_sync_.joinable()) async_sync_.join();
   Status result = OkStatus();
@@ -228,27 +228,29 @@ Status StoreImpl::ValidateAppend(const AppendRequest& r) const {
   STRATA_TRY(ValidateStreamName(r.stream));
   if (r.expected.kind() == ExpectedRevision::Kind::kExact &&
       r.expected.revision().value() >= kTombstoneRevision) {
-    return Error(ErrorCode::kInvalidExpectedRevision,
-                 "expected revision " + std::to_string(r.expected.revision().value()) +
-                     " is out of range");
+    return Error(
+        ErrorCode::kInvalidExpectedRevision,
+        "expected revision " + std::to_string(r.expected.revision().value()) + " is out of range");
   }
   if (r.events.size() > kMaxEventsPerAppend) {
     return Error(ErrorCode::kAppendTooLarge,
-                 "one append carries " + std::to_string(r.events.size()) + " events; the limit is " +
-                     std::to_string(kMaxEventsPerAppend) + ": split it into several appends");
+                 "one append carries " + std::to_string(r.events.size()) +
+                     " events; the limit is " + std::to_string(kMaxEventsPerAppend) +
+                     ": split it into several appends");
   }
   size_t total = 0;
   for (size_t i = 0; i < r.events.size(); ++i) {
     const EventData& e = r.events[i];
     if (e.event_id.IsNil()) {
       return Error(ErrorCode::kInvalidEventId,
-                   "event " + std::to_string(i) + " has the nil UUID as its id; give every event "
-                   "a unique id (a random UUID), which also makes retries safe");
+                   "event " + std::to_string(i) +
+                       " has the nil UUID as its id; give every event "
+                       "a unique id (a random UUID), which also makes retries safe");
     }
     if (e.type.empty()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "event " + std::to_string(i) + " has an empty type; set a type such as "
-                   "'OrderPlaced'");
+      return Error(ErrorCode::kInvalidArgument, "event " + std::to_string(i) +
+                                                    " has an empty type; set a type such as "
+                                                    "'OrderPlaced'");
     }
     if (e.PayloadBytes() > options_.max_event_bytes) {
       return Error(ErrorCode::kEventTooLarge,

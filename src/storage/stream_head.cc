@@ -15,9 +15,9 @@ Result<std::optional<uint64_t>> UnsignedKey(const nlohmann::json& doc, const cha
   if (it->is_number_integer() && it->get<int64_t>() >= 0) {
     return std::optional<uint64_t>(static_cast<uint64_t>(it->get<int64_t>()));
   }
-  return Error(ErrorCode::kInvalidArgument,
-               std::string("stream metadata key '") + key +
-                   "' must be a non-negative integer, got " + it->dump());
+  return Error(ErrorCode::kInvalidArgument, std::string("stream metadata key '") + key +
+                                                "' must be a non-negative integer, got " +
+                                                it->dump());
 }
 }  // namespace
 
@@ -41,7 +41,8 @@ Result<StreamMetadata> ParseStreamMetadata(std::string_view json) {
     return Error(ErrorCode::kInvalidArgument, "stream metadata '$maxCount' must be at least 1");
   }
   if (m.max_age_seconds && *m.max_age_seconds == 0) {
-    return Error(ErrorCode::kInvalidArgument, "stream metadata '$maxAge' must be at least 1 second");
+    return Error(ErrorCode::kInvalidArgument,
+                 "stream metadata '$maxAge' must be at least 1 second");
   }
   return m;
 }
@@ -57,7 +58,8 @@ uint64_t StreamHead::FirstVisibleRevision() const {
   uint64_t first = metadata.truncate_before.value_or(0);
   if (metadata.max_count && last_revision >= 0 &&
       static_cast<uint64_t>(last_revision) + 1 > *metadata.max_count) {
-    first = std::max<uint64_t>(first, static_cast<uint64_t>(last_revision) + 1 - *metadata.max_count);
+    first =
+        std::max<uint64_t>(first, static_cast<uint64_t>(last_revision) + 1 - *metadata.max_count);
   }
   return first;
 }
@@ -87,7 +89,8 @@ Result<StreamHead> StreamHead::Decode(std::string_view bytes) {
   ++p;
   StreamHead h;
   uint64_t number, rev1, pos;
-  if (!GetVarint(&p, limit, &number) || !GetVarint(&p, limit, &rev1) || !GetVarint(&p, limit, &pos)) {
+  if (!GetVarint(&p, limit, &number) || !GetVarint(&p, limit, &rev1) ||
+      !GetVarint(&p, limit, &pos)) {
     return bad();
   }
   h.number = StreamNumber(number);

@@ -17,7 +17,7 @@ namespace strata {
 
 // Stream metadata that the store enforces on reads (KurrentDB's system keys).
 struct StreamMetadata {
-  std::optional<uint64_t> max_count;       // $maxCount: only the last N events are readable
+  std::optional<uint64_t> max_count;        // $maxCount: only the last N events are readable
   std::optional<uint64_t> max_age_seconds;  // $maxAge: events older than this are not readable
   std::optional<uint64_t> truncate_before;  // $tb: revisions below this are not readable
 

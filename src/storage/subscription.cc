@@ -17,7 +17,9 @@ class SubscriptionImpl : public Subscription {
  public:
   SubscriptionImpl(StoreImpl* store, SubscribeRequest req, FilterMatcher matcher,
                    std::shared_ptr<SubscriptionHandler> handler)
-      : store_(store), req_(std::move(req)), matcher_(std::move(matcher)),
+      : store_(store),
+        req_(std::move(req)),
+        matcher_(std::move(matcher)),
         handler_(std::move(handler)) {}
 
   ~SubscriptionImpl() override {
@@ -37,9 +39,7 @@ class SubscriptionImpl : public Subscription {
   Position position() const override { return Position(position_.load(std::memory_order_relaxed)); }
 
  private:
-  bool Stopped() const {
-    return cancelled_.load(std::memory_order_acquire) || store_->closing();
-  }
+  bool Stopped() const { return cancelled_.load(std::memory_order_acquire) || store_->closing(); }
 
   void Run() {
     Error* error = nullptr;
@@ -58,8 +58,8 @@ class SubscriptionImpl : public Subscription {
   }
 
   // Tails $all from position p (inclusive): history, caught-up, then live. `accept` filters.
-  Status Tail(uint64_t p, bool send_caught_up,
-              const std::function<bool(const RecordView&)>& accept, bool checkpoints) {
+  Status Tail(uint64_t p, bool send_caught_up, const std::function<bool(const RecordView&)>& accept,
+              bool checkpoints) {
     bool caught_up = !send_caught_up;
     uint64_t since_checkpoint = 0;
     while (!Stopped()) {
@@ -95,8 +95,7 @@ class SubscriptionImpl : public Subscription {
         handler_->OnCaughtUp();
         if (checkpoints) handler_->OnCheckpoint(Position(p));
       }
-      store_->ring().WaitForWatermarkAbove(Position(p),
-                                           std::chrono::milliseconds(100));
+      store_->ring().WaitForWatermarkAbove(Position(p), std::chrono::milliseconds(100));
     }
     return OkStatus();
   }
@@ -104,8 +103,9 @@ class SubscriptionImpl : public Subscription {
   Status RunAll() {
     uint64_t p = req_.after_position ? req_.after_position->value() + 1 : 1;
     if (req_.from_end) p = store_->Watermark().value();
-    return Tail(p, true, [&](const RecordView& v) { return matcher_.Matches(v.stream, v.type); },
-                !matcher_.empty());
+    return Tail(
+        p, true, [&](const RecordView& v) { return matcher_.Matches(v.stream, v.type); },
+        !matcher_.empty());
   }
 
   Status RunStream() {
@@ -146,20 +146,22 @@ class SubscriptionImpl : public Subscription {
     if (Stopped()) return OkStatus();
     handler_->OnCaughtUp();
     const std::string& name = req_.stream;
-    STRATA_TRY(Tail(tail_from, false,
-                [&](const RecordView& v) {
-                  if (v.stream != name) return false;
-                  if (v.header.kind == RecordKind::kTombstone) {
-                    cancelled_.store(true);
-                    tombstoned_ = true;
-                    return false;
-                  }
-                  if (v.header.revision.value() < next) return false;  // already delivered
-                  next = v.header.revision.value() + 1;
-                  return true;
-                },
-                false));
-    if (tombstoned_) return Error(ErrorCode::kStreamDeleted, "stream '" + name + "' was tombstoned");
+    STRATA_TRY(Tail(
+        tail_from, false,
+        [&](const RecordView& v) {
+          if (v.stream != name) return false;
+          if (v.header.kind == RecordKind::kTombstone) {
+            cancelled_.store(true);
+            tombstoned_ = true;
+            return false;
+          }
+          if (v.header.revision.value() < next) return false;  // already delivered
+          next = v.header.revision.value() + 1;
+          return true;
+        },
+        false));
+    if (tombstoned_)
+      return Error(ErrorCode::kStreamDeleted, "stream '" + name + "' was tombstoned");
     return OkStatus();
   }
 

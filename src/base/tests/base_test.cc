@@ -25,7 +25,8 @@ TEST(Crc32c, ExtendEqualsWhole) {
 }
 
 TEST(Crc32c, MaskRoundTrips) {
-  for (uint32_t v : {0u, 1u, 0xE3069283u, 0xffffffffu}) EXPECT_EQ(crc32c::Unmask(crc32c::Mask(v)), v);
+  for (uint32_t v : {0u, 1u, 0xE3069283u, 0xffffffffu})
+    EXPECT_EQ(crc32c::Unmask(crc32c::Mask(v)), v);
   EXPECT_NE(crc32c::Mask(0xE3069283u), 0xE3069283u);
 }
 
@@ -63,8 +64,9 @@ TEST(Uuid, ParsesAndPrintsCanonicalForm) {
 }
 
 TEST(Uuid, RejectsMalformedWithAClearError) {
-  for (const char* bad : {"", "3f2a9c1e", "3f2a9c1e-0b7d-4e8a-9c55-2d1f6a7b8c9g",
-                          "3f2a9c1e00b7d-4e8a-9c55-2d1f6a7b8c90", "not a uuid at all at all at all!"}) {
+  for (const char* bad :
+       {"", "3f2a9c1e", "3f2a9c1e-0b7d-4e8a-9c55-2d1f6a7b8c9g",
+        "3f2a9c1e00b7d-4e8a-9c55-2d1f6a7b8c90", "not a uuid at all at all at all!"}) {
     auto u = Uuid::Parse(bad);
     ASSERT_FALSE(u) << bad;
     EXPECT_EQ(u.error().code(), ErrorCode::kInvalidEventId);

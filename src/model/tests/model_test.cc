@@ -76,7 +76,8 @@ TEST(Record, DetectsTornWrites) {
 TEST(ExpectedRevision, ParsesEveryForm) {
   EXPECT_EQ(ExpectedRevision::Parse("any")->kind(), ExpectedRevision::Kind::kAny);
   EXPECT_EQ(ExpectedRevision::Parse("no_stream")->kind(), ExpectedRevision::Kind::kNoStream);
-  EXPECT_EQ(ExpectedRevision::Parse("stream_exists")->kind(), ExpectedRevision::Kind::kStreamExists);
+  EXPECT_EQ(ExpectedRevision::Parse("stream_exists")->kind(),
+            ExpectedRevision::Kind::kStreamExists);
   auto exact = ExpectedRevision::Parse("12");
   ASSERT_TRUE(exact);
   EXPECT_EQ(exact->revision(), Revision(12));
@@ -96,9 +97,9 @@ TEST(StreamName, AcceptsOrdinaryAndMetadataNames) {
 }
 
 TEST(StreamName, RejectsBadNamesWithTheRule) {
-  for (std::string bad : {std::string(), std::string(kMaxStreamNameBytes + 1, 'a'),
-                          std::string("a\0b", 3), std::string("$all"), std::string("$$$$x"),
-                          std::string("$$")}) {
+  for (std::string bad :
+       {std::string(), std::string(kMaxStreamNameBytes + 1, 'a'), std::string("a\0b", 3),
+        std::string("$all"), std::string("$$$$x"), std::string("$$")}) {
     auto st = ValidateStreamName(bad);
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code(), ErrorCode::kInvalidStreamName);

@@ -89,7 +89,7 @@ class Ring {
   std::unique_ptr<char[]> arena_;
 
   std::mutex claim_mu_;
-  uint64_t next_position_;  // GUARDED_BY(claim_mu_)
+  uint64_t next_position_;                  // GUARDED_BY(claim_mu_)
   std::atomic<uint64_t> arena_claimed_{0};  // total arena bytes ever claimed
   std::atomic<uint64_t> watermark_;
 

@@ -109,7 +109,8 @@ TEST(RingProperty, WatermarkNeverExposesAGapUnderConcurrentWriters) {
         uint32_t n = 1 + rng() % 64;
         auto c = ring.Claim(n, 0);
         if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
-        for (uint32_t i = 0; i < n; ++i) durable[c.first.value() + i].store(1, std::memory_order_release);
+        for (uint32_t i = 0; i < n; ++i)
+          durable[c.first.value() + i].store(1, std::memory_order_release);
         ring.MarkDurable(c.first, n);
         written += n;
       }

@@ -1,10 +1,11 @@
 // Store behaviour: appends, optimistic concurrency, idempotency, deletes, metadata, reads,
 // restart recovery and bad input. Every test runs against a real RocksDB in a temp directory.
+#include "storage/store.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "storage/store.h"
 #include "storage/tests/test_util.h"
 #include "storage/warm/warm_shard.h"
 
@@ -271,7 +272,8 @@ TEST_F(StoreTest, ReadAllFiltersAndPagesInBothDirections) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->events.size(), 3u);
   EXPECT_TRUE(r->end);
-  for (size_t i = 1; i < r->events.size(); ++i) EXPECT_GT(r->events[i].position, r->events[i - 1].position);
+  for (size_t i = 1; i < r->events.size(); ++i)
+    EXPECT_GT(r->events[i].position, r->events[i - 1].position);
 
   ReadAllRequest by_stream;
   by_stream.filter.stream_prefixes = {"order-"};
@@ -339,7 +341,8 @@ TEST_F(StoreTest, BadInputGetsStableCodesAndActionableMessages) {
   auto dup = Event();
   std::vector<Case> cases = {
       {Req("", ExpectedRevision::Any(), {Event()}), ErrorCode::kInvalidStreamName},
-      {Req(std::string(2000, 'n'), ExpectedRevision::Any(), {Event()}), ErrorCode::kInvalidStreamName},
+      {Req(std::string(2000, 'n'), ExpectedRevision::Any(), {Event()}),
+       ErrorCode::kInvalidStreamName},
       {Req("$all", ExpectedRevision::Any(), {Event()}), ErrorCode::kInvalidStreamName},
       {Req("ok", ExpectedRevision::Any(), {nil}), ErrorCode::kInvalidEventId},
       {Req("ok", ExpectedRevision::Any(), {untyped}), ErrorCode::kInvalidArgument},
@@ -376,8 +379,8 @@ TEST_F(StoreTest, CorruptRecordsAreReportedNotServed) {
   auto o = SmallOptions(dir_.path());
   auto shared = warm::SharedResources::Create(o.warm);
   for (int shard = 0; shard < 2; ++shard) {
-    auto w = warm::WarmShard::Open(dir_.path() + "/shard-00" + std::to_string(shard) + "/db", o,
-                                   shared);
+    auto w =
+        warm::WarmShard::Open(dir_.path() + "/shard-00" + std::to_string(shard) + "/db", o, shared);
     ASSERT_TRUE(w);
     auto rec = (*w)->GetRecord(r->first_position);
     ASSERT_TRUE(rec);

@@ -18,7 +18,8 @@ using testing::TempDir;
 
 class Collector : public SubscriptionHandler {
  public:
-  explicit Collector(std::chrono::microseconds delay = std::chrono::microseconds(0)) : delay_(delay) {}
+  explicit Collector(std::chrono::microseconds delay = std::chrono::microseconds(0))
+      : delay_(delay) {}
   bool OnEvent(const RecordedEvent& e) override {
     if (delay_.count()) std::this_thread::sleep_for(delay_);
     std::lock_guard l(mu_);
@@ -136,7 +137,8 @@ TEST_F(SubscriptionTest, StreamSubscriptionDeliversEveryRevisionOnceAcrossTheSwi
 }
 
 TEST_F(SubscriptionTest, FromARevisionOrPositionStartsAfterIt) {
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store_->Append(Req("s", ExpectedRevision::Any(), {Event()})));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(store_->Append(Req("s", ExpectedRevision::Any(), {Event()})));
   auto by_rev = std::make_shared<Collector>();
   auto s1 = store_->Subscribe({.stream = "s", .after_revision = Revision(6)}, by_rev);
   auto by_pos = std::make_shared<Collector>();
@@ -151,12 +153,14 @@ TEST_F(SubscriptionTest, FromARevisionOrPositionStartsAfterIt) {
 }
 
 TEST_F(SubscriptionTest, FromEndDeliversOnlyNewEvents) {
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Append(Req("old", ExpectedRevision::Any(), {Event()})));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store_->Append(Req("old", ExpectedRevision::Any(), {Event()})));
   auto all = std::make_shared<Collector>();
   auto stream = std::make_shared<Collector>();
   auto s1 = store_->Subscribe({.all = true, .from_end = true}, all);
   auto s2 = store_->Subscribe({.stream = "old", .from_end = true}, stream);
-  while (!all->caught_up() || !stream->caught_up()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!all->caught_up() || !stream->caught_up())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_TRUE(store_->Append(Req("old", ExpectedRevision::Any(), {Event("New")})));
   ASSERT_TRUE(all->WaitFor(1));
   ASSERT_TRUE(stream->WaitFor(1));
@@ -180,7 +184,8 @@ TEST_F(SubscriptionTest, SlowSubscriberFallsBackToTheWarmTierAndMissesNothing) {
   for (int i = 0; i < 100; ++i) batch.push_back(Event("Big", std::string(1000, 'b')));
   for (int i = 0; i < 40; ++i) {
     for (auto& e : batch) e.event_id = Uuid::Random();
-    ASSERT_TRUE(store_->Append(Req("bulk-" + std::to_string(i % 4), ExpectedRevision::Any(), batch)));
+    ASSERT_TRUE(
+        store_->Append(Req("bulk-" + std::to_string(i % 4), ExpectedRevision::Any(), batch)));
   }
   ASSERT_TRUE(slow->WaitFor(4000, std::chrono::seconds(60)));
   auto events = slow->events();
@@ -197,7 +202,8 @@ TEST_F(SubscriptionTest, FilteredAllSubscriptionSendsCheckpoints) {
   req.checkpoint_interval = 10;
   auto sub = store_->Subscribe(req, c);
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(store_->Append(Req(i % 5 == 0 ? "order-1" : "noise", ExpectedRevision::Any(), {Event()})));
+    ASSERT_TRUE(
+        store_->Append(Req(i % 5 == 0 ? "order-1" : "noise", ExpectedRevision::Any(), {Event()})));
   }
   ASSERT_TRUE(c->WaitFor(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -213,7 +219,8 @@ TEST_F(SubscriptionTest, TombstoningTheStreamEndsItsSubscription) {
   auto sub = store_->Subscribe({.stream = "doomed"}, c);
   ASSERT_TRUE(c->WaitFor(1));
   ASSERT_TRUE(store_->Delete({"doomed", ExpectedRevision::Any(), true}));
-  for (int i = 0; i < 500 && !c->stopped_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 500 && !c->stopped_; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::lock_guard l(c->mu_);
   EXPECT_TRUE(c->stopped_);
   ASSERT_TRUE(c->error_.has_value());

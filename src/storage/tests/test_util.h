@@ -52,7 +52,8 @@ inline EventData Event(std::string type = "Happened", std::string data = "{}") {
   return e;
 }
 
-inline AppendRequest Req(std::string stream, ExpectedRevision expected, std::vector<EventData> events) {
+inline AppendRequest Req(std::string stream, ExpectedRevision expected,
+                         std::vector<EventData> events) {
   AppendRequest r;
   r.stream = std::move(stream);
   r.expected = expected;

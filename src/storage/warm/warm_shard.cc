@@ -35,7 +35,6 @@ std::string PositionKey(Position p) {
   return k;
 }
 
-
 class SharedRocks : public SharedResources {
  public:
   explicit SharedRocks(const WarmOptions& o)
@@ -197,7 +196,8 @@ Status WarmShard::WriteRecords(const std::vector<std::pair<Position, std::string
   char key[8];
   for (const auto& [pos, rec] : records) {
     PutBigEndian64(key, pos.value());
-    auto s = b.Put(rep_->cfs[kEvents], rocksdb::Slice(key, 8), rocksdb::Slice(rec.data(), rec.size()));
+    auto s =
+        b.Put(rep_->cfs[kEvents], rocksdb::Slice(key, 8), rocksdb::Slice(rec.data(), rec.size()));
     if (!s.ok()) return FromRocks(s, "building a write batch");
   }
   rocksdb::WriteOptions wo;
@@ -221,7 +221,8 @@ Result<std::optional<std::string>> WarmShard::GetRecord(Position p) {
   return std::optional<std::string>(std::move(value));
 }
 
-Status WarmShard::GetRecords(const std::vector<Position>& positions, std::vector<std::string>* out) {
+Status WarmShard::GetRecords(const std::vector<Position>& positions,
+                             std::vector<std::string>* out) {
   out->clear();
   if (positions.empty()) return OkStatus();
   std::vector<std::string> keys;
@@ -232,9 +233,9 @@ Status WarmShard::GetRecords(const std::vector<Position>& positions, std::vector
   auto statuses = rep_->db->MultiGet(rocksdb::ReadOptions(), cfs, slices, out);
   for (size_t i = 0; i < statuses.size(); ++i) {
     if (statuses[i].IsNotFound()) {
-      return Error(ErrorCode::kCorruption,
-                   "the stream index points at position " + std::to_string(positions[i].value()) +
-                       " but the log has no record there");
+      return Error(ErrorCode::kCorruption, "the stream index points at position " +
+                                               std::to_string(positions[i].value()) +
+                                               " but the log has no record there");
     }
     if (!statuses[i].ok()) return FromRocks(statuses[i], "reading events");
   }
@@ -335,7 +336,10 @@ WarmStats WarmShard::Stats() {
   WarmStats st;
   auto* db = rep_->db.get();
   uint64_t v = 0;
-  if (db->GetIntProperty(rep_->cfs[kEvents], "rocksdb.estimate-num-keys", &v)) st.estimated_events = v;
+  if (db->GetIntProperty(rep_->cfs[kEvents], "rocksdb.estimate-num-keys", &v))
+    st.estimated_events = v;
+  if (db->GetIntProperty(rep_->cfs[kHeads], "rocksdb.estimate-num-keys", &v))
+    st.estimated_streams = v;
   for (auto* cf : rep_->cfs) {
     if (db->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &v)) st.live_bytes += v;
     if (db->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &v)) st.memtable_bytes += v;
@@ -345,7 +349,8 @@ WarmStats WarmShard::Stats() {
   }
   if (db->GetIntProperty("rocksdb.num-running-compactions", &v)) st.running_compactions = v;
   if (db->GetIntProperty("rocksdb.is-write-stopped", &v)) st.write_stopped = v != 0;
-  if (rep_->statistics) st.write_stall_micros = rep_->statistics->getTickerCount(rocksdb::STALL_MICROS);
+  if (rep_->statistics)
+    st.write_stall_micros = rep_->statistics->getTickerCount(rocksdb::STALL_MICROS);
   return st;
 }
 

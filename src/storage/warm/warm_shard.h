@@ -65,6 +65,7 @@ class EventCursor {
 
 struct WarmStats {
   uint64_t estimated_events = 0;
+  uint64_t estimated_streams = 0;  // keys in `heads` (streams and metadata streams)
   uint64_t live_bytes = 0;
   uint64_t compaction_pending_bytes = 0;
   uint64_t running_compactions = 0;
@@ -75,7 +76,8 @@ struct WarmStats {
 
 class WarmShard {
  public:
-  static Result<std::unique_ptr<WarmShard>> Open(const std::string& dir, const StoreOptions& options,
+  static Result<std::unique_ptr<WarmShard>> Open(const std::string& dir,
+                                                 const StoreOptions& options,
                                                  std::shared_ptr<SharedResources> shared);
   ~WarmShard();
 
