@@ -149,6 +149,62 @@ TEST_F(StoreTest, RetryOfAnAppendThatReopenedASoftDeletedStreamIsDeduplicated) {
   EXPECT_EQ(again->first_position, first->first_position);
 }
 
+TEST_F(StoreTest, RetriesOutsideTheIdempotencyWindowAreNewAppends) {
+  ManualClock clock(1'700'000'000'000'000);
+  auto o = SmallOptions(dir_.path());
+  o.clock = &clock;
+  o.idempotency_window = std::chrono::hours(1);
+  Open(o);
+  auto req = Req("late", ExpectedRevision::Any(), {Event()});
+  ASSERT_TRUE(store_->Append(req));
+  clock.Advance(std::chrono::minutes(59));
+  auto within = store_->Append(req);
+  ASSERT_TRUE(within);
+  EXPECT_TRUE(within->deduplicated);
+  clock.Advance(std::chrono::minutes(2));
+  auto after = store_->Append(req);
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(after->deduplicated) << "61 minutes later the window has passed";
+  EXPECT_EQ(ReadAllOf("late").size(), 2u);
+}
+
+TEST_F(StoreTest, AFullQueueAnswersServerBusyAtTheDeadlineAndLosesNothingAcknowledged) {
+  store_.reset();
+  TempDir own;  // one shard: a new store
+  auto o = SmallOptions(own.path());
+  o.shards = 1;
+  o.max_queued_appends = 1;
+  Open(o);
+  constexpr int kAppends = 2000;
+  std::atomic<int> ok{0}, busy{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kAppends / 4; ++i) {
+        auto r = Req("busy", ExpectedRevision::Any(), {Event()});
+        r.deadline = std::chrono::steady_clock::now();  // do not wait for space
+        store_->AppendAsync(std::move(r), [&](Result<AppendResult> res) {
+          if (res) {
+            ok++;
+          } else if (res.error().code() == ErrorCode::kServerBusy) {
+            busy++;
+          } else {
+            other++;
+          }
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  while (ok + busy + other < kAppends) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_GT(busy.load(), 0) << "a queue of one must turn some appends away";
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(ReadAllOf("busy").size(), static_cast<size_t>(ok.load()))
+      << "every acknowledged append is there, nothing else";
+  store_.reset();
+}
+
 TEST_F(StoreTest, PartialOverlapIsAClearError) {
   auto a = Event(), b = Event();
   ASSERT_TRUE(store_->Append(Req("p", ExpectedRevision::Any(), {a})));
