@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -204,6 +205,14 @@ class Run {
   const E* end() const {
     return begin<E>() + count_;
   }
+  // Drops this process's mapping of the pages in [from, to) (they stay in the page cache and
+  // fault back in if read again): merges read whole runs and must not leave them resident.
+  void DropPages(const void* from, const void* to) const {
+    const uintptr_t page = 4096;
+    uintptr_t lo = reinterpret_cast<uintptr_t>(from) & ~(page - 1);
+    uintptr_t hi = reinterpret_cast<uintptr_t>(to) & ~(page - 1);
+    if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
   RunKind kind() const { return kind_; }
   uint64_t seq() const { return seq_; }
   uint64_t count() const { return count_; }
@@ -340,6 +349,44 @@ void IndexRuns::Publish(const Pending& p) {
   set_ = std::move(set);
 }
 
+namespace {
+// K-way merge of sorted runs of entries E into `w`, skipping entries `drop` rejects.
+template <class E, class Less, class Drop>
+Status MergeInto(const std::vector<std::shared_ptr<Run>>& inputs, RunFileWriter& w, Less less,
+                 Drop drop, uint64_t* lo, uint64_t* hi, int64_t* max_ts) {
+  std::vector<std::pair<const E*, const E*>> cursors;
+  std::vector<const E*> dropped;
+  for (const auto& r : inputs) {
+    cursors.emplace_back(r->begin<E>(), r->end<E>());
+    dropped.push_back(r->begin<E>());
+  }
+  constexpr size_t kDropEvery = (16u << 20) / sizeof(E);
+  while (true) {
+    for (size_t i = 0; i < cursors.size(); ++i) {
+      if (static_cast<size_t>(cursors[i].first - dropped[i]) >= kDropEvery) {
+        inputs[i]->DropPages(dropped[i], cursors[i].first);
+        dropped[i] = cursors[i].first;
+      }
+    }
+    int best = -1;
+    for (int i = 0; i < static_cast<int>(cursors.size()); ++i) {
+      if (cursors[i].first == cursors[i].second) continue;
+      if (best < 0 || less(*cursors[i].first, *cursors[best].first)) best = i;
+    }
+    if (best < 0) {
+      for (size_t i = 0; i < cursors.size(); ++i) inputs[i]->DropPages(dropped[i], cursors[i].second);
+      return OkStatus();
+    }
+    const E* e = cursors[best].first++;
+    if (drop(*e)) continue;
+    STRATA_TRY(w.Add(e, sizeof(E)));
+    *lo = std::min(*lo, e->position);
+    *hi = std::max(*hi, e->position);
+    if constexpr (std::is_same_v<E, DedupeIndexEntry>) *max_ts = std::max(*max_ts, e->recorded_ts);
+  }
+}
+}  // namespace
+
 Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)>& persist) {
   auto snapshot = Snapshot();
   const int64_t expire_before = clock_->NowMicros() - window_us_;
@@ -348,8 +395,12 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
   for (const auto& r : *snapshot) {
     if (r->kind() == RunKind::kDedupe && r->max_ts() < expire_before) expired = r;
   }
-  // 2. Otherwise, per kind, the two smallest runs if the larger is at most twice the smaller.
-  std::shared_ptr<Run> a, b;
+  // 2. Otherwise, per kind, the smallest run with up to kFanIn - 1 others of at most
+  //    kRatio times its size (size-tiered with fan-in 4: each entry is rewritten about
+  //    log4(N) times, half as often as pairwise merging).
+  constexpr size_t kFanIn = 4;
+  constexpr uint64_t kRatio = 4;
+  std::vector<std::shared_ptr<Run>> inputs;
   if (!expired) {
     for (RunKind kind : {RunKind::kStream, RunKind::kDedupe}) {
       std::vector<std::shared_ptr<Run>> runs;
@@ -357,58 +408,53 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
         if (r->kind() == kind) runs.push_back(r);
       }
       if (runs.size() < 2) continue;
-      std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x->count() < y->count(); });
-      if (runs[1]->count() <= 2 * runs[0]->count() + 1024) {
-        a = runs[0];
-        b = runs[1];
+      std::sort(runs.begin(), runs.end(),
+                [](auto& x, auto& y) { return x->count() < y->count(); });
+      std::vector<std::shared_ptr<Run>> similar{runs[0]};
+      for (size_t i = 1; i < runs.size() && similar.size() < kFanIn; ++i) {
+        if (runs[i]->count() <= kRatio * runs[0]->count() + 1024) similar.push_back(runs[i]);
+      }
+      // Merge a full tier, or any two when runs pile up (many flushes of small runs).
+      if (similar.size() >= kFanIn || (similar.size() >= 2 && runs.size() > 2 * kFanIn)) {
+        inputs = std::move(similar);
         break;
       }
     }
-    if (!a) return false;
+    if (inputs.empty()) return false;
   }
 
   std::shared_ptr<Run> merged;
-  if (a) {
+  if (!inputs.empty()) {
+    const RunKind kind = inputs[0]->kind();
     uint64_t seq = next_seq_.fetch_add(1);
-    auto w = RunFileWriter::Create(PathOf(a->kind(), seq));
+    auto w = RunFileWriter::Create(PathOf(kind, seq));
     if (!w) return w.error();
     uint64_t lo = UINT64_MAX, hi = 0;
     int64_t max_ts = 0;
-    if (a->kind() == RunKind::kStream) {
-      const StreamIndexEntry *i = a->begin<StreamIndexEntry>(), *j = b->begin<StreamIndexEntry>();
-      const auto *ie = a->end<StreamIndexEntry>(), *je = b->end<StreamIndexEntry>();
-      while (i != ie || j != je) {
-        const StreamIndexEntry* e = (j == je || (i != ie && StreamLess(*i, *j))) ? i++ : j++;
-        STRATA_TRY(w->Add(e, sizeof(*e)));
-        lo = std::min(lo, e->position);
-        hi = std::max(hi, e->position);
-      }
-      STRATA_TRY(w->Finish(RunKind::kStream, sizeof(StreamIndexEntry), lo, hi, 0));
+    if (kind == RunKind::kStream) {
+      STRATA_TRY(MergeInto<StreamIndexEntry>(
+          inputs, *w, StreamLess, [](const StreamIndexEntry&) { return false; }, &lo, &hi,
+          &max_ts));
+      STRATA_TRY(w->Finish(kind, sizeof(StreamIndexEntry), lo, hi, 0));
     } else {
-      const DedupeIndexEntry *i = a->begin<DedupeIndexEntry>(), *j = b->begin<DedupeIndexEntry>();
-      const auto *ie = a->end<DedupeIndexEntry>(), *je = b->end<DedupeIndexEntry>();
-      while (i != ie || j != je) {
-        const DedupeIndexEntry* e = (j == je || (i != ie && DedupeLess(*i, *j))) ? i++ : j++;
-        if (e->recorded_ts < expire_before) continue;  // outside the idempotency window
-        STRATA_TRY(w->Add(e, sizeof(*e)));
-        lo = std::min(lo, e->position);
-        hi = std::max(hi, e->position);
-        max_ts = std::max(max_ts, e->recorded_ts);
-      }
-      STRATA_TRY(w->Finish(RunKind::kDedupe, sizeof(DedupeIndexEntry), lo, hi, max_ts));
+      STRATA_TRY(MergeInto<DedupeIndexEntry>(
+          inputs, *w, DedupeLess,
+          [&](const DedupeIndexEntry& e) { return e.recorded_ts < expire_before; }, &lo, &hi,
+          &max_ts));
+      STRATA_TRY(w->Finish(kind, sizeof(DedupeIndexEntry), lo, hi, max_ts));
     }
     STRATA_TRY(SyncDir(dir_));
-    auto run = Run::Open(PathOf(a->kind(), seq), a->kind(), seq);
+    auto run = Run::Open(PathOf(kind, seq), kind, seq);
     if (!run) return run.error();
     merged = *run;
   }
+  if (expired) inputs.push_back(expired);
 
   std::lock_guard manifest_lock(manifest_mu_);
   auto current = Snapshot();  // flushes may have added runs meanwhile
   auto next = std::make_shared<RunSet>();
   for (const auto& r : *current) {
-    if (r == a || r == b || r == expired) continue;
-    next->push_back(r);
+    if (std::find(inputs.begin(), inputs.end(), r) == inputs.end()) next->push_back(r);
   }
   if (merged) next->push_back(merged);
   STRATA_TRY(persist(Encode(*next)));
@@ -418,9 +464,7 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
   }
   // Readers holding the old snapshot keep the mappings alive; the files can go now.
   std::error_code ec;
-  for (const auto& r : {a, b, expired}) {
-    if (r) fs::remove(PathOf(r->kind(), r->seq()), ec);
-  }
+  for (const auto& r : inputs) fs::remove(PathOf(r->kind(), r->seq()), ec);
   return true;
 }
 
