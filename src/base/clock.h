@@ -3,6 +3,7 @@
 // must be safe to call from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -17,15 +18,17 @@ class Clock {
   static Clock* Real();
 };
 
-// A manually advanced clock for tests.
+// A manually advanced clock for tests; store threads read it while the test advances it.
 class ManualClock : public Clock {
  public:
   explicit ManualClock(int64_t now_micros) : now_(now_micros) {}
-  int64_t NowMicros() const override { return now_; }
-  void Advance(std::chrono::microseconds d) { now_ += d.count(); }
+  int64_t NowMicros() const override { return now_.load(std::memory_order_relaxed); }
+  void Advance(std::chrono::microseconds d) {
+    now_.fetch_add(d.count(), std::memory_order_relaxed);
+  }
 
  private:
-  int64_t now_;  // tests drive it from one thread
+  std::atomic<int64_t> now_;
 };
 
 // Monotonic nanoseconds, for latency measurement only.

@@ -326,7 +326,7 @@ int Verify(const StressFlags& f, StoreOptions options) {
     return true;
   });
   if (!st) problem("scanning $all failed: " + st.error().ToString());
-  if (last + 1 != store->Watermark().value() && events > 0) {
+  if (store->Watermark().value() < last + 1) {
     problem(
         fmt::format("watermark {} but the last event is at {}", store->Watermark().value(), last));
   }

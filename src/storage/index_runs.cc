@@ -374,7 +374,8 @@ Status MergeInto(const std::vector<std::shared_ptr<Run>>& inputs, RunFileWriter&
       if (best < 0 || less(*cursors[i].first, *cursors[best].first)) best = i;
     }
     if (best < 0) {
-      for (size_t i = 0; i < cursors.size(); ++i) inputs[i]->DropPages(dropped[i], cursors[i].second);
+      for (size_t i = 0; i < cursors.size(); ++i)
+        inputs[i]->DropPages(dropped[i], cursors[i].second);
       return OkStatus();
     }
     const E* e = cursors[best].first++;
@@ -408,8 +409,7 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
         if (r->kind() == kind) runs.push_back(r);
       }
       if (runs.size() < 2) continue;
-      std::sort(runs.begin(), runs.end(),
-                [](auto& x, auto& y) { return x->count() < y->count(); });
+      std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x->count() < y->count(); });
       std::vector<std::shared_ptr<Run>> similar{runs[0]};
       for (size_t i = 1; i < runs.size() && similar.size() < kFanIn; ++i) {
         if (runs[i]->count() <= kRatio * runs[0]->count() + 1024) similar.push_back(runs[i]);

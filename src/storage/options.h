@@ -61,6 +61,9 @@ struct StoreOptions {
   std::chrono::milliseconds index_flush_interval{5000};
   // Per shard: events not yet in an index run. The writer waits for the indexer past this.
   size_t max_unindexed_events = 1u << 20;
+  // Per shard: stream heads kept in memory; past this, heads whose state is persisted are dropped
+  // (they are read back from the warm tier when needed).
+  size_t max_cached_streams = 1'000'000;
 
   std::chrono::microseconds segment_max_age{10'000'000};
   uint64_t segment_max_bytes = 512ull << 20;

@@ -445,12 +445,32 @@ void Shard::TrimTails(uint64_t indexed_upto) {
     if (h->tail[h->tail_begin].position > indexed_upto) break;
     if (++h->tail_begin == h->tail.size()) {
       h->tail.clear();
+      if (h->tail.capacity() > 64) h->tail.shrink_to_fit();  // a burst must not pin memory
       h->tail_begin = 0;
     } else if (h->tail_begin >= 32 && h->tail_begin * 2 >= h->tail.size()) {
       h->tail.erase(h->tail.begin(), h->tail.begin() + h->tail_begin);
       h->tail_begin = 0;
     }
     tail_fifo_.pop_front();
+  }
+}
+
+void Shard::EvictHeads() {
+  if (heads_.size() <= options_.max_cached_streams) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_eviction_ < std::chrono::seconds(1)) return;  // a sweep is O(heads)
+  last_eviction_ = now;
+  const uint64_t indexed = indexed_upto_.load(std::memory_order_acquire);
+  const size_t target = options_.max_cached_streams - options_.max_cached_streams / 10;
+  std::unique_lock lock(state_mu_);
+  for (auto it = heads_.begin(); it != heads_.end() && heads_.size() > target;) {
+    const HeadEntry& h = *it->second;
+    // Nothing of it only in memory: no unindexed tail, its last change is in an index flush.
+    if (h.tail_begin == h.tail.size() && h.changed_at <= indexed) {
+      it = heads_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 
@@ -463,9 +483,14 @@ void Shard::WaitForIndexer() {
       TrimTails(indexed_upto_.load(std::memory_order_acquire));
     }
     std::unique_lock lock(index_mu_);
-    if (index_stopping_ || (unindexed_bytes_ < options_.max_unindexed_bytes &&
-                            tail_fifo_.size() < options_.max_unindexed_events)) {
-      return;
+    if (index_stopping_ || failed() ||
+        (unindexed_bytes_ < options_.max_unindexed_bytes &&
+         tail_fifo_.size() < options_.max_unindexed_events)) {
+      return;  // on failure the group is refused after this
+    }
+    {
+      std::lock_guard queue_lock(queue_mu_);
+      if (stopping_) return;
     }
     index_space_cv_.wait_for(lock, std::chrono::milliseconds(10));
   }
@@ -474,6 +499,12 @@ void Shard::WaitForIndexer() {
 void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
   const int64_t wait_start = MonotonicNanos();
   WaitForIndexer();
+  if (failed()) {
+    return FailAll(ops, Error(ErrorCode::kStoreClosed,
+                              "the store stopped accepting writes after an I/O error; see the "
+                              "log and restart it"));
+  }
+  EvictHeads();
   if (MonotonicNanos() - wait_start > 20'000'000) {
     spdlog::info("shard {}: waited {:.1f} ms for the indexer", id_.value(),
                  (MonotonicNanos() - wait_start) / 1e6);
@@ -496,7 +527,22 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
 
   if (total_events > 0) {
     const uint64_t segment = NextSegmentId(now, total_bytes);
-    hot::Ring::Claimed claim = ring_->Claim(total_events, total_bytes);
+    auto claimed = ring_->Claim(total_events, total_bytes);
+    if (!claimed) {
+      failed_.store(true, std::memory_order_release);
+      Error e(ErrorCode::kStoreClosed,
+              "the store stopped accepting writes after a failed write or position reservation; "
+              "see the log and restart it");
+      for (size_t i = 0; i < ops.size(); ++i) {
+        if (plans[i].state == Plan::State::kDone) {
+          ops[i].done(std::move(plans[i].result));
+        } else {
+          ops[i].done(e);
+        }
+      }
+      return;
+    }
+    const hot::Ring::Claimed claim = *claimed;
     group_buffer_.resize(total_bytes);
     std::vector<std::pair<Position, std::string_view>> records;
     records.reserve(total_events);
@@ -533,6 +579,7 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
     }
     if (!st) {
       failed_.store(true, std::memory_order_release);
+      ring_->Poison();  // this range never becomes durable: no claim may wait for it
       spdlog::error("shard {}: write failed, refusing further writes: {}", id_.value(),
                     st.error().ToString());
       for (size_t i = 0; i < ops.size(); ++i) {
@@ -562,7 +609,11 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
         }
         h->planned.last_position = Position(p.first_position + p.events->size() - 1);
         h->committed = h->planned;
-        if (p.meta_target) p.meta_target->committed = p.meta_target->planned;
+        h->changed_at = h->planned.last_position.value();
+        if (p.meta_target) {
+          p.meta_target->committed = p.meta_target->planned;
+          p.meta_target->changed_at = h->changed_at;
+        }
       }
       TrimTails(indexed_upto_.load(std::memory_order_acquire));
     }

@@ -99,6 +99,7 @@ class Shard {
     std::vector<TailEntry> tail;  // unindexed events, GUARDED_BY(state_mu_)
     size_t tail_begin = 0;
     std::vector<std::pair<uint64_t, Uuid>> group_pending;  // writer only: planned this group
+    uint64_t changed_at = 0;  // writer only: position of the last record that changed it
   };
   struct Plan;  // one op's outcome within a group
   struct IndexWork {
@@ -116,6 +117,8 @@ class Shard {
   bool CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan);
   Result<std::vector<TailEntry>> LoadEntries(HeadEntry& h, uint64_t from_revision, uint64_t count);
   void TrimTails(uint64_t indexed_upto);
+  // Drops cached heads whose state is all persisted, when there are too many (writer thread).
+  void EvictHeads();
   uint64_t NextSegmentId(int64_t now_us, size_t bytes);
   void FailAll(std::vector<ShardOp>& ops, const Error& e);
 
@@ -150,7 +153,8 @@ class Shard {
   uint64_t segment_seq_ = 0;          // writer only
   int64_t segment_started_us_ = 0;
   uint64_t segment_bytes_ = 0;
-  std::string group_buffer_;  // writer only, reused
+  std::string group_buffer_;                             // writer only, reused
+  std::chrono::steady_clock::time_point last_eviction_;  // writer only
 
   // Indexer hand-off.
   std::mutex index_mu_;

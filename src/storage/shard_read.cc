@@ -32,9 +32,16 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
     }
   }
   if (!head) {
-    auto h = GetHead(req.stream);
-    if (!h) return h.error();
-    head = std::move(*h);
+    // Not in memory: the persisted head is complete for it (everything of a stream that is not
+    // in heads_ has been indexed). Do not look in heads_ again: a head found there now would
+    // not match the (empty) tail copied above.
+    auto stored = warm_->GetHead(req.stream);
+    if (!stored) return stored.error();
+    if (*stored) {
+      auto d = StreamHead::Decode(**stored);
+      if (!d) return d.error();
+      head = std::move(*d);
+    }
   }
   auto not_found = [&] {
     return Error(ErrorCode::kStreamNotFound, "stream '" + req.stream + "' does not exist");
@@ -59,7 +66,7 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
       out.end_of_stream = true;
       return out;
     }
-    hi = std::min(last, lo + count - 1);
+    hi = (last - lo < count - 1) ? last : lo + count - 1;
     out.end_of_stream = hi == last;
     if (!out.end_of_stream) out.next = Revision(hi + 1);
   } else {

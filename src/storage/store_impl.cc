@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "base/coding.h"
 #include "model/stream_name.h"
 
 namespace strata {
@@ -43,7 +44,12 @@ Status StoreOptions::Validate() const {
   }
   if (max_append_bytes < max_event_bytes) return bad("max_append_bytes must be >= max_event_bytes");
   if (max_queued_appends == 0) return bad("max_queued_appends must be at least 1");
-  if (hot.ring_slots < 1024) return bad("hot ring_slots must be at least 1024");
+  if (hot.ring_slots < max_group_events + 65536) {
+    return bad(
+        "hot ring_slots must be at least max_group_events + 65536 (one group plus the "
+        "largest append), got " +
+        std::to_string(hot.ring_slots));
+  }
   if (hot.ring_bytes < (1u << 20)) return bad("hot ring_bytes must be at least 1 MiB");
   if (idempotency_window.count() <= 0) return bad("idempotency_window must be positive");
   return OkStatus();
@@ -54,6 +60,8 @@ namespace {
 constexpr uint32_t kStoreFormat = 1;
 constexpr uint32_t kDefaultShards = 4;
 constexpr size_t kMaxEventsPerAppend = 65536;
+constexpr std::string_view kReservationKey = "sequencer.reserved";
+constexpr uint64_t kReservationBlock = 1u << 20;  // one synced meta write per 2^20 positions
 }  // namespace
 
 Result<FilterMatcher> FilterMatcher::Compile(const AllFilter& filter) {
@@ -164,7 +172,26 @@ Status StoreImpl::OpenShards() {
     if (*lp) last = std::max(last, (*lp)->value());
     shards_.push_back(std::move(shard));
   }
-  ring_ = std::make_unique<hot::Ring>(options_.hot, Position(last + 1), options_.clock);
+  // Positions are handed out only below a reservation persisted (synced) in shard 0, so that no
+  // position a reader may have seen is reused after a crash, even with durability=async.
+  auto reserved = shards_[0]->warm().GetMeta(kReservationKey);
+  if (!reserved) return reserved.error();
+  uint64_t next = last + 1;
+  if (*reserved && (*reserved)->size() == 8)
+    next = std::max(next, GetLittle64((*reserved)->data()));
+  warm::WarmShard* meta_shard = &shards_[0]->warm();
+  ring_ = std::make_unique<hot::Ring>(
+      options_.hot, Position(next), options_.clock, [meta_shard](uint64_t need) -> uint64_t {
+        uint64_t limit = need + kReservationBlock;
+        std::string v(8, '\0');
+        PutLittle64(v.data(), limit);
+        auto st = meta_shard->PutMeta(kReservationKey, v);
+        if (!st) {
+          spdlog::error("cannot persist the position reservation: {}", st.error().ToString());
+          return 0;
+        }
+        return limit;
+      });
   for (auto& s : shards_) s->Start(ring_.get());
   if (options_.durability == Durability::kAsync) {
     async_sync_ = std::thread([this] { AsyncSyncLoop(); });
@@ -179,7 +206,10 @@ StoreImpl::~StoreImpl() { IgnoreError(Close()); }
 Status StoreImpl::Close() {
   std::lock_guard lock(close_mu_);
   if (closed_) return OkStatus();
-  closing_.store(true, std::memory_order_release);
+  {
+    std::lock_guard sl(subs_mu_);  // no subscription registers after this
+    closing_.store(true, std::memory_order_release);
+  }
   if (!ring_) {  // Open failed part-way: only shards without threads exist
     closed_ = true;
     return OkStatus();
@@ -311,9 +341,11 @@ Result<DeleteResult> StoreImpl::Delete(DeleteRequest request) {
   return DeleteResult{r->last_position};
 }
 
-void StoreImpl::Register(SubscriptionImpl* s) {
+bool StoreImpl::Register(SubscriptionImpl* s) {
   std::lock_guard lock(subs_mu_);
+  if (closing()) return false;
   subs_.insert(s);
+  return true;
 }
 
 void StoreImpl::Unregister(SubscriptionImpl* s) {

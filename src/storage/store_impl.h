@@ -52,7 +52,7 @@ class StoreImpl : public Store {
   // For subscriptions.
   hot::Ring& ring() { return *ring_; }
   bool closing() const { return closing_.load(std::memory_order_acquire); }
-  void Register(SubscriptionImpl* s);
+  bool Register(SubscriptionImpl* s);    // false once the store is closing
   void Unregister(SubscriptionImpl* s);  // called by the subscription's thread as it exits
   Result<std::optional<StreamHead>> GetHead(std::string_view stream);
 

@@ -23,13 +23,17 @@ class SubscriptionImpl : public Subscription {
         handler_(std::move(handler)) {}
 
   ~SubscriptionImpl() override {
-    Cancel();
-    if (thread_.joinable()) thread_.join();
+    cancelled_.store(true, std::memory_order_release);
+    if (thread_.joinable()) {
+      store_->ring().WakeAll();
+      thread_.join();
+    }
   }
 
-  void Start() {
-    store_->Register(this);
+  bool Start() {
+    if (!store_->Register(this)) return false;
     thread_ = std::thread([this] { Run(); });
+    return true;
   }
   void Cancel() override {
     cancelled_.store(true, std::memory_order_release);
@@ -186,7 +190,7 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(
   if (!matcher) return matcher.error();
   auto sub = std::make_unique<SubscriptionImpl>(this, std::move(request), std::move(*matcher),
                                                 std::move(handler));
-  sub->Start();
+  if (!sub->Start()) return Error(ErrorCode::kStoreClosed, "the store is closed");
   return std::unique_ptr<Subscription>(std::move(sub));
 }
 

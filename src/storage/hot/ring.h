@@ -18,8 +18,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,8 +33,12 @@ namespace strata::hot {
 
 class Ring {
  public:
-  // `next` is the first position to hand out (recovered from the warm tier on open).
-  Ring(const HotOptions& options, Position next, Clock* clock);
+  // `next` is the first position to hand out (recovered on open). `reserve`, called under the
+  // claim lock whenever a claim would pass the reserved limit, must durably record a new limit
+  // (>= the argument) and return it, or return 0 on failure: positions are never handed out past
+  // a durably reserved limit, so none is reused after a crash, whatever the durability mode.
+  Ring(const HotOptions& options, Position next, Clock* clock,
+       std::function<uint64_t(uint64_t)> reserve = nullptr);
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
@@ -41,8 +47,12 @@ class Ring {
     uint64_t arena_offset;  // pass to Publish, advanced by each record's size
   };
   // Claims `count` positions and `bytes` of arena. Blocks (briefly) only if the claim would
-  // reuse a slot whose position is not yet below the watermark.
-  Claimed Claim(uint32_t count, uint64_t bytes);
+  // reuse a slot whose position is not yet below the watermark. nullopt once the ring is
+  // poisoned or a reservation failed.
+  std::optional<Claimed> Claim(uint32_t count, uint64_t bytes);
+  // After a failed write a claimed range never becomes durable and the watermark stops there:
+  // every later Claim fails instead of waiting for it.
+  void Poison() { poisoned_.store(true, std::memory_order_release); }
 
   // Copies one durable record into the ring. `arena_offset` is Claimed::arena_offset plus the
   // sizes of the group's earlier records. Records larger than a quarter of the arena are not
@@ -89,7 +99,10 @@ class Ring {
   std::unique_ptr<char[]> arena_;
 
   std::mutex claim_mu_;
-  uint64_t next_position_;                  // GUARDED_BY(claim_mu_)
+  uint64_t next_position_;  // GUARDED_BY(claim_mu_)
+  uint64_t reserved_ = 0;   // GUARDED_BY(claim_mu_): positions < reserved_ may be handed out
+  std::function<uint64_t(uint64_t)> reserve_;
+  std::atomic<bool> poisoned_{false};
   std::atomic<uint64_t> arena_claimed_{0};  // total arena bytes ever claimed
   std::atomic<uint64_t> watermark_;
 

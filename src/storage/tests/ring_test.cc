@@ -18,8 +18,8 @@ HotOptions Small() {
 
 TEST(Ring, ClaimsContiguousIncreasingPositions) {
   Ring ring(Small(), Position(10), Clock::Real());
-  auto a = ring.Claim(3, 30);
-  auto b = ring.Claim(2, 20);
+  auto a = *ring.Claim(3, 30);
+  auto b = *ring.Claim(2, 20);
   EXPECT_EQ(a.first, Position(10));
   EXPECT_EQ(b.first, Position(13));
   EXPECT_EQ(b.arena_offset, 30u);
@@ -28,8 +28,8 @@ TEST(Ring, ClaimsContiguousIncreasingPositions) {
 
 TEST(Ring, WatermarkWaitsForTheEarliestClaim) {
   Ring ring(Small(), Position(1), Clock::Real());
-  auto a = ring.Claim(2, 0);
-  auto b = ring.Claim(2, 0);
+  auto a = *ring.Claim(2, 0);
+  auto b = *ring.Claim(2, 0);
   ring.MarkDurable(b.first, 2);  // the later group finishes first
   EXPECT_EQ(ring.watermark(), Position(1)) << "a gap must never become visible";
   ring.MarkDurable(a.first, 2);
@@ -38,7 +38,7 @@ TEST(Ring, WatermarkWaitsForTheEarliestClaim) {
 
 TEST(Ring, ReadsPublishedRecordsBelowTheWatermarkOnly) {
   Ring ring(Small(), Position(1), Clock::Real());
-  auto c = ring.Claim(1, 5);
+  auto c = *ring.Claim(1, 5);
   ring.Publish(c.first, c.arena_offset, "hello", 0);
   std::string out;
   EXPECT_FALSE(ring.Read(c.first, &out)) << "not durable yet";
@@ -53,7 +53,7 @@ TEST(Ring, OverwrittenEntriesAreMissesNotWrongData) {
   std::vector<Position> ps;
   for (int i = 0; i < 3000; ++i) {  // 3 MB through a 1 MiB arena and 1024 slots
     rec[0] = static_cast<char>('a' + i % 26);
-    auto c = ring.Claim(1, rec.size());
+    auto c = *ring.Claim(1, rec.size());
     ring.Publish(c.first, c.arena_offset, rec, 0);
     ring.MarkDurable(c.first, 1);
     ps.push_back(c.first);
@@ -69,13 +69,37 @@ TEST(Ring, EntriesOlderThanMaxAgeAreMisses) {
   HotOptions o = Small();
   o.max_age = std::chrono::milliseconds(5000);
   Ring ring(o, Position(1), &clock);
-  auto c = ring.Claim(1, 3);
+  auto c = *ring.Claim(1, 3);
   ring.Publish(c.first, c.arena_offset, "abc", clock.NowMicros());
   ring.MarkDurable(c.first, 1);
   std::string out;
   EXPECT_TRUE(ring.Read(c.first, &out));
   clock.Advance(std::chrono::seconds(6));
   EXPECT_FALSE(ring.Read(c.first, &out));
+}
+
+TEST(Ring, PositionsAreHandedOutOnlyBelowADurableReservation) {
+  uint64_t reserved = 0;
+  int calls = 0;
+  Ring ring(Small(), Position(1), Clock::Real(), [&](uint64_t need) {
+    ++calls;
+    reserved = need + 100;
+    return reserved;
+  });
+  for (int i = 0; i < 250; ++i) ASSERT_TRUE(ring.Claim(1, 0));
+  EXPECT_EQ(calls, 3) << "one reservation per block of positions";
+  EXPECT_LE(ring.next().value(), reserved);
+}
+
+TEST(Ring, APoisonedRingRefusesClaimsInsteadOfWaitingForever) {
+  bool fail = false;
+  Ring ring(Small(), Position(1), Clock::Real(),
+            [&](uint64_t need) -> uint64_t { return fail ? 0 : need + 10; });
+  ASSERT_TRUE(ring.Claim(5, 0));
+  ring.Poison();
+  EXPECT_FALSE(ring.Claim(1, 0));
+  Ring failing(Small(), Position(1), Clock::Real(), [&](uint64_t) -> uint64_t { return 0; });
+  EXPECT_FALSE(failing.Claim(1, 0)) << "a reservation that cannot be persisted stops claims";
 }
 
 // Property: with many writers claiming random-size ranges and finishing in random order, the
@@ -107,7 +131,7 @@ TEST(RingProperty, WatermarkNeverExposesAGapUnderConcurrentWriters) {
       uint64_t written = 0;
       while (written < kPerWriter) {
         uint32_t n = 1 + rng() % 64;
-        auto c = ring.Claim(n, 0);
+        auto c = *ring.Claim(n, 0);
         if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
         for (uint32_t i = 0; i < n; ++i)
           durable[c.first.value() + i].store(1, std::memory_order_release);

@@ -173,7 +173,6 @@ TEST_F(SubscriptionTest, SlowSubscriberFallsBackToTheWarmTierAndMissesNothing) {
   store_.reset();
   auto o = SmallOptions(dir_.path());
   o.hot.ring_bytes = 1u << 20;
-  o.hot.ring_slots = 1024;
   auto s = Store::Open(o);
   ASSERT_TRUE(s);
   store_ = std::move(*s);

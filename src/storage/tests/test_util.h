@@ -37,7 +37,7 @@ inline StoreOptions SmallOptions(const std::string& dir) {
   o.warm.memtable_budget = 64u << 20;
   o.warm.block_cache_bytes = 16u << 20;
   o.hot.ring_bytes = 4u << 20;
-  o.hot.ring_slots = 1u << 14;
+  o.hot.ring_slots = 1u << 17;
   // Flush index runs often so that tests exercise runs and merges, not only the memory tail.
   o.index_flush_events = 64;
   o.index_flush_interval = std::chrono::milliseconds(50);
