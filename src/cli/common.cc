@@ -16,6 +16,26 @@ void StoreFlags::Register(CLI::App* cmd) {
                   "sync: acknowledge after fsync; async: after write(2), fsync every 100 ms")
       ->check(CLI::IsMember({"sync", "async"}))
       ->capture_default_str();
+  const char* tuning = "Tuning";
+  cmd->add_option("--write-buffer-mb", write_buffer_mb, "RocksDB memtable size (events), MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--max-write-buffers", max_write_buffers, "RocksDB memtables per column family")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--memtable-budget-mb", memtable_budget_mb, "All memtables of all shards, MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--block-cache-mb", block_cache_mb, "RocksDB block cache, MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--ring-mb", ring_mb, "Hot ring arena, MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--idempotency-window-hours", idempotency_hours,
+                  "How long a retry with the same event ids is recognised")
+      ->group(tuning)
+      ->capture_default_str();
 }
 
 Result<StoreOptions> StoreFlags::ToOptions() const {
@@ -23,6 +43,12 @@ Result<StoreOptions> StoreFlags::ToOptions() const {
   o.data_dir = data_dir;
   o.shards = shards;
   o.durability = durability == "async" ? Durability::kAsync : Durability::kSync;
+  o.warm.write_buffer_size = write_buffer_mb << 20;
+  o.warm.max_write_buffer_number = max_write_buffers;
+  o.warm.memtable_budget = memtable_budget_mb << 20;
+  o.warm.block_cache_bytes = block_cache_mb << 20;
+  o.hot.ring_bytes = ring_mb << 20;
+  o.idempotency_window = std::chrono::seconds(static_cast<int64_t>(idempotency_hours * 3600));
   STRATA_TRY(o.Validate());
   return o;
 }

@@ -14,6 +14,13 @@ struct StoreFlags {
   std::string data_dir = "./data";
   uint32_t shards = 0;  // 0: the store's own (4 for a new store)
   std::string durability = "sync";
+  // Tuning (defaults from StoreOptions; see docs/warm-layout.md).
+  size_t write_buffer_mb = 128;
+  int max_write_buffers = 4;
+  size_t memtable_budget_mb = 1024;
+  size_t block_cache_mb = 256;
+  size_t ring_mb = 128;
+  double idempotency_hours = 7 * 24;
 
   void Register(CLI::App* cmd);
   // Options from the flags; kInvalidConfig for a bad value.

@@ -52,6 +52,8 @@ Status StoreOptions::Validate() const {
   }
   if (hot.ring_bytes < (1u << 20)) return bad("hot ring_bytes must be at least 1 MiB");
   if (idempotency_window.count() <= 0) return bad("idempotency_window must be positive");
+  if (warm.write_buffer_size < (1u << 20)) return bad("write_buffer_size must be at least 1 MiB");
+  if (warm.max_write_buffer_number < 2) return bad("max_write_buffer_number must be at least 2");
   return OkStatus();
 }
 
