@@ -31,7 +31,7 @@ bench: build
 	@bash bench/run.sh $(STRATA)
 
 format:
-	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 clean:
 	rm -rf build

@@ -15,9 +15,12 @@ if [ -n "$bad" ]; then echo "layout: src/storage includes a higher module: $bad"
 [ $fail -eq 0 ] && echo "layout: dependency rules hold"
 # Formatting (.clang-format) is part of the conventions, so it is checked too.
 if command -v clang-format > /dev/null; then
-  if ! git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror 2> /tmp/strata-format.log; then
-    echo "format: these files need 'make format':"
-    grep -o '^[^:]*' /tmp/strata-format.log | sort -u
+  unformatted=$(git ls-files --cached --others --exclude-standard '*.h' '*.cc' | while read -r f; do
+    clang-format --dry-run --Werror "$f" > /dev/null 2>&1 || echo "$f"
+  done)
+  if [ -n "$unformatted" ]; then
+    echo "format: run 'make format'; these files differ from .clang-format:"
+    echo "$unformatted" | sed 's/^/  /'
     fail=1
   else
     echo "format: clean"

@@ -48,10 +48,12 @@ TEST_F(Cli, EveryCommandHasHelp) {
 
 TEST_F(Cli, AppendReadRoundTripAndIdempotentRetry) {
   const std::string id = "3f2a9c1e-0b7d-4e8a-9c55-2d1f6a7b8c90";
-  auto a = Strata("append order-1 --type OrderPlaced --payload '{\"total\":12}' --id " + id + Data());
+  auto a =
+      Strata("append order-1 --type OrderPlaced --payload '{\"total\":12}' --id " + id + Data());
   ASSERT_EQ(a.status, 0) << a.text;
   EXPECT_NE(a.text.find("appended: order-1 revisions 0..0"), std::string::npos) << a.text;
-  auto retry = Strata("append order-1 --type OrderPlaced --payload '{\"total\":12}' --id " + id + Data());
+  auto retry =
+      Strata("append order-1 --type OrderPlaced --payload '{\"total\":12}' --id " + id + Data());
   ASSERT_EQ(retry.status, 0) << retry.text;
   EXPECT_NE(retry.text.find("already appended"), std::string::npos) << retry.text;
   auto read = Strata("read order-1 --json" + Data());

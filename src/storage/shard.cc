@@ -225,6 +225,32 @@ Result<std::vector<Shard::TailEntry>> Shard::LoadEntries(HeadEntry& h, uint64_t 
   return out;
 }
 
+const Shard::TailEntry* Shard::HeadEntry::FindInTail(const Uuid& id) {
+  constexpr size_t kScanLimit = 32;
+  if (tail.size() - tail_begin <= kScanLimit && tail_ids.empty()) {
+    for (size_t i = tail_begin; i < tail.size(); ++i) {
+      if (tail[i].id == id) return &tail[i];
+    }
+    return nullptr;
+  }
+  // Long tail: index the entries added since the last lookup, then look up. Entries of trimmed
+  // events go stale; rebuild when they outnumber the live ones.
+  const size_t live = tail.size() - tail_begin;
+  if (tail_ids.size() > 2 * live + 1024) {
+    tail_ids.clear();
+    tail_ids_upto = tail_base + tail_begin;
+  }
+  if (tail_ids_upto < tail_base + tail_begin) tail_ids_upto = tail_base + tail_begin;
+  for (uint64_t abs = tail_ids_upto; abs < tail_base + tail.size(); ++abs) {
+    tail_ids[tail[abs - tail_base].id] = abs;
+  }
+  tail_ids_upto = tail_base + tail.size();
+  auto it = tail_ids.find(id);
+  if (it == tail_ids.end() || it->second < tail_base + tail_begin) return nullptr;  // trimmed
+  const TailEntry& e = tail[it->second - tail_base];
+  return e.id == id ? &e : nullptr;
+}
+
 bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) {
   const size_t n = req.events.size();
   if (n == 0) return true;
@@ -299,13 +325,7 @@ bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) 
   std::vector<TailEntry> found;
   for (const auto& e : req.events) {
     if (pending_has(e.event_id)) return false;
-    const TailEntry* hit = nullptr;
-    for (size_t i = h.tail_begin; i < h.tail.size(); ++i) {
-      if (h.tail[i].id == e.event_id) {
-        hit = &h.tail[i];
-        break;
-      }
-    }
+    const TailEntry* hit = h.FindInTail(e.event_id);
     if (hit) {
       if (now - hit->recorded_ts <= window) found.push_back(*hit);
       continue;
@@ -444,11 +464,15 @@ void Shard::TrimTails(uint64_t indexed_upto) {
     HeadEntry* h = tail_fifo_.front();
     if (h->tail[h->tail_begin].position > indexed_upto) break;
     if (++h->tail_begin == h->tail.size()) {
+      h->tail_base += h->tail.size();
       h->tail.clear();
       if (h->tail.capacity() > 64) h->tail.shrink_to_fit();  // a burst must not pin memory
       h->tail_begin = 0;
+      h->tail_ids.clear();
+      h->tail_ids_upto = h->tail_base;
     } else if (h->tail_begin >= 32 && h->tail_begin * 2 >= h->tail.size()) {
       h->tail.erase(h->tail.begin(), h->tail.begin() + h->tail_begin);
+      h->tail_base += h->tail_begin;
       h->tail_begin = 0;
     }
     tail_fifo_.pop_front();

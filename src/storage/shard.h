@@ -100,6 +100,13 @@ class Shard {
     size_t tail_begin = 0;
     std::vector<std::pair<uint64_t, Uuid>> group_pending;  // writer only: planned this group
     uint64_t changed_at = 0;  // writer only: position of the last record that changed it
+    // Writer only: event id -> absolute tail index (tail_base + i), built lazily once a tail is
+    // long, so idempotency checks on a hot stream are not a scan of its whole tail.
+    std::unordered_map<Uuid, uint64_t> tail_ids;
+    uint64_t tail_ids_upto = 0;  // absolute index up to which tail_ids is filled
+    uint64_t tail_base = 0;      // absolute index of tail[0]
+
+    const TailEntry* FindInTail(const Uuid& id);
   };
   struct Plan;  // one op's outcome within a group
   struct IndexWork {

@@ -235,6 +235,26 @@ TEST_F(StoreTest, EvictedStreamHeadsAreReloadedWithTheirStateIntact) {
   EXPECT_EQ(ReadAllOf("e-4").size(), 3u);
 }
 
+TEST_F(StoreTest, IdempotencyOnAHotStreamWithALongUnindexedTail) {
+  store_.reset();
+  auto o = SmallOptions(dir_.path());
+  o.index_flush_events = 1u << 20;  // keep everything in the tail
+  o.index_flush_interval = std::chrono::seconds(60);
+  Open(o);
+  std::vector<AppendRequest> reqs;
+  for (int i = 0; i < 3000; ++i) {
+    reqs.push_back(Req("hot-any", ExpectedRevision::Any(), {Event()}));
+    ASSERT_TRUE(store_->Append(reqs.back()));
+  }
+  for (int i : {0, 1, 1500, 2999}) {
+    auto r = store_->Append(reqs[i]);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_TRUE(r->deduplicated) << i;
+    EXPECT_EQ(r->first_revision, Revision(i));
+  }
+  EXPECT_EQ(ReadAllOf("hot-any").size(), 3000u);
+}
+
 TEST_F(StoreTest, PartialOverlapIsAClearError) {
   auto a = Event(), b = Event();
   ASSERT_TRUE(store_->Append(Req("p", ExpectedRevision::Any(), {a})));
