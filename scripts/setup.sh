@@ -9,8 +9,15 @@ PACKAGES=(
   libxxhash-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   clang-format
 )
+
+# Node.js runs the official-client compatibility tests. Machines of this kind ship it (with npm);
+# Debian's own packages are used only where there is none (they conflict with NodeSource's).
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -11,5 +11,6 @@ void RegisterTail(CLI::App& app, int& exit_code);
 void RegisterStats(CLI::App& app, int& exit_code);
 void RegisterBench(CLI::App& app, int& exit_code);
 void RegisterStress(CLI::App& app, int& exit_code);
+void RegisterServe(CLI::App& app, int& exit_code);
 
 }  // namespace strata::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   strata::cli::RegisterStats(app, exit_code);
   strata::cli::RegisterBench(app, exit_code);
   strata::cli::RegisterStress(app, exit_code);
+  strata::cli::RegisterServe(app, exit_code);
   app.parse_complete_callback(
       [&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn); });
   CLI11_PARSE(app, argc, argv);

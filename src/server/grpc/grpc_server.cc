@@ -1,0 +1,113 @@
+#include "server/grpc/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+#include "gossip.grpc.pb.h"
+#include "server/grpc/streams_service.h"
+#include "server/grpc/wire.h"
+#include "serverfeatures.grpc.pb.h"
+
+namespace strata::server {
+namespace {
+
+// What Strata implements, lower-cased as the real server lists them. Clients use this to pick
+// calls: BatchAppend is not listed until it is implemented (clients then use Append).
+class ServerFeaturesService final
+    : public event_store::client::server_features::ServerFeatures::Service {
+  grpc::Status GetSupportedMethods(
+      grpc::ServerContext*, const event_store::client::Empty*,
+      event_store::client::server_features::SupportedMethods* out) override {
+    auto add = [&](const char* service, const char* method) {
+      auto* m = out->add_methods();
+      m->set_service_name(service);
+      m->set_method_name(method);
+    };
+    for (const char* m : {"read", "append", "delete", "tombstone"}) {
+      add("event_store.client.streams.streams", m);
+    }
+    add("event_store.client.server_features.serverfeatures", "getsupportedmethods");
+    add("event_store.client.gossip.gossip", "read");
+    out->set_event_store_server_version("24.10.0");
+    return grpc::Status::OK;
+  }
+};
+
+// A single node that is always the leader, so `+discover` connection strings work.
+class GossipService final : public event_store::client::gossip::Gossip::Service {
+ public:
+  GossipService(std::string host, int* port) : host_(std::move(host)), port_(port) {}
+  grpc::Status Read(grpc::ServerContext*, const event_store::client::Empty*,
+                    event_store::client::gossip::ClusterInfo* out) override {
+    auto* m = out->add_members();
+    ToWire(instance_, false, m->mutable_instance_id());
+    m->set_time_stamp(std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() *
+                      10);
+    m->set_state(event_store::client::gossip::MemberInfo::Leader);
+    m->set_is_alive(true);
+    m->mutable_http_end_point()->set_address(host_);
+    m->mutable_http_end_point()->set_port(static_cast<uint32_t>(*port_));
+    return grpc::Status::OK;
+  }
+
+ private:
+  const Uuid instance_ = Uuid::Random();
+  std::string host_;
+  int* port_;
+};
+}  // namespace
+
+struct GrpcServer::Rep {
+  std::unique_ptr<StreamsService> streams;
+  std::unique_ptr<ServerFeaturesService> features;
+  std::unique_ptr<GossipService> gossip;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+GrpcServer::GrpcServer(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+GrpcServer::~GrpcServer() { Shutdown(0); }
+
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, const GrpcOptions& o) {
+  auto rep = std::make_unique<Rep>();
+  rep->streams = std::make_unique<StreamsService>(store);
+  rep->features = std::make_unique<ServerFeaturesService>();
+  rep->gossip = std::make_unique<GossipService>(o.host, &rep->port);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::InsecureServerCredentials(),
+                           &rep->port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  // The official clients ping every 10 s; accept pings that often, even without calls.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.RegisterService(rep->streams.get());
+  builder.RegisterService(rep->features.get());
+  builder.RegisterService(rep->gossip.get());
+  rep->server = builder.BuildAndStart();
+  if (!rep->server || rep->port == 0) {
+    return Error(ErrorCode::kIoError, "cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                                          " for gRPC; is the port in use? pick another with "
+                                          "--grpc-port");
+  }
+  return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(rep)));
+}
+
+int GrpcServer::port() const { return rep_->port; }
+
+void GrpcServer::Shutdown(int deadline_ms) {
+  if (!rep_->server) return;
+  rep_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  rep_->server->Wait();
+  rep_->server.reset();
+}
+
+void GrpcServer::Wait() {
+  if (rep_->server) rep_->server->Wait();
+}
+
+}  // namespace strata::server

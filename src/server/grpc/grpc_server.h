@@ -1,0 +1,35 @@
+// GrpcServer: the KurrentDB v1 client API (Streams, ServerFeatures, Gossip) over a Store, on
+// HTTP/2 plaintext. Owns the gRPC server; the Store is borrowed and must outlive it.
+// Thread-safety: Start/Shutdown from one thread; calls run on gRPC's threads.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "storage/store.h"
+
+namespace strata::server {
+
+struct GrpcOptions {
+  std::string host = "127.0.0.1";
+  int port = 2113;                       // 0: any free port (see GrpcServer::port())
+  size_t max_message_bytes = 64u << 20;  // clients send up to 17 MiB messages
+};
+
+class GrpcServer {
+ public:
+  static Result<std::unique_ptr<GrpcServer>> Start(Store* store, const GrpcOptions& options);
+  ~GrpcServer();
+  int port() const;
+  // Stops accepting calls, lets in-flight ones finish until `deadline_ms`, then cancels the rest.
+  void Shutdown(int deadline_ms = 5000);
+  void Wait();
+
+ private:
+  struct Rep;
+  explicit GrpcServer(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace strata::server

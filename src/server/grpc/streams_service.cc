@@ -1,0 +1,345 @@
+#include "server/grpc/streams_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <iostream>
+#include <mutex>
+
+#include "server/grpc/wire.h"
+
+namespace strata::server {
+namespace pb = event_store::client::streams;
+using Options = pb::ReadReq::Options;
+
+namespace {
+AllFilter FilterFrom(const Options& o, uint32_t* checkpoint_every) {
+  AllFilter f;
+  *checkpoint_every = 1000;
+  if (o.filter_option_case() != Options::kFilter) return f;
+  const auto& fo = o.filter();
+  auto apply = [](const Options::FilterOptions::Expression& e, std::vector<std::string>* prefixes,
+                  std::string* regex) {
+    for (const auto& p : e.prefix()) prefixes->push_back(p);
+    *regex = e.regex();
+  };
+  if (fo.has_stream_identifier())
+    apply(fo.stream_identifier(), &f.stream_prefixes, &f.stream_regex);
+  if (fo.has_event_type()) apply(fo.event_type(), &f.type_prefixes, &f.type_regex);
+  uint32_t window = fo.window_case() == Options::FilterOptions::kMax ? fo.max() : 32;
+  uint32_t mult = fo.checkpointintervalmultiplier() ? fo.checkpointintervalmultiplier() : 1;
+  *checkpoint_every = std::max<uint32_t>(1, window * mult);
+  return f;
+}
+
+bool StructuredIds(const Options& o) {
+  return o.uuid_option().content_case() == Options::UUIDOption::kStructured;
+}
+}  // namespace
+
+grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
+                                    grpc::ServerReader<pb::AppendReq>* reader,
+                                    pb::AppendResp* resp) {
+  pb::AppendReq msg;
+  if (!reader->Read(&msg) || !msg.has_options()) {
+    return BadRequest("the first AppendReq must carry options (stream and expected revision)");
+  }
+  AppendRequest req;
+  req.stream = msg.options().stream_identifier().stream_name();
+  req.expected = ExpectedFrom(msg.options());
+  while (reader->Read(&msg)) {
+    if (!msg.has_proposed_message()) {
+      return BadRequest("after the options, every AppendReq must carry one proposed_message");
+    }
+    const auto& pm = msg.proposed_message();
+    auto type = pm.metadata().find("type");
+    auto content_type = pm.metadata().find("content-type");
+    if (type == pm.metadata().end() || content_type == pm.metadata().end()) {
+      ctx->AddTrailingMetadata("exception", "missing-required-metadata-property");
+      ctx->AddTrailingMetadata("required-properties", "type, content-type");
+      return BadRequest("every event needs the metadata keys 'type' and 'content-type'");
+    }
+    auto id = FromWire(pm.id());
+    if (!id) return ToStatus(id.error(), ctx, req.stream);
+    EventData e;
+    e.event_id = *id;
+    e.type = type->second;
+    e.content_type = content_type->second;
+    e.metadata = pm.custom_metadata();
+    e.data = pm.data();
+    req.events.push_back(std::move(e));
+  }
+  const std::string stream = req.stream;
+  const ExpectedRevision expected = req.expected;
+  auto r = store_->Append(std::move(req));
+  if (!r) {
+    if (r.error().code() != ErrorCode::kWrongExpectedRevision) {
+      return ToStatus(r.error(), ctx, stream);
+    }
+    // Not an RPC error: the wrong_expected_version arm, old and new fields both filled.
+    auto* w = resp->mutable_wrong_expected_version();
+    if (r.error().actual_revision) {
+      w->set_current_revision_20_6_0(*r.error().actual_revision);
+      w->set_current_revision(*r.error().actual_revision);
+    } else {
+      w->mutable_no_stream_20_6_0();
+      w->mutable_current_no_stream();
+    }
+    switch (expected.kind()) {
+      case ExpectedRevision::Kind::kExact:
+        w->set_expected_revision_20_6_0(expected.revision().value());
+        w->set_expected_revision(expected.revision().value());
+        break;
+      case ExpectedRevision::Kind::kAny:
+        w->mutable_any_20_6_0();
+        w->mutable_expected_any();
+        break;
+      case ExpectedRevision::Kind::kStreamExists:
+        w->mutable_stream_exists_20_6_0();
+        w->mutable_expected_stream_exists();
+        break;
+      case ExpectedRevision::Kind::kNoStream:
+        w->mutable_expected_no_stream();
+        break;
+    }
+    return grpc::Status::OK;
+  }
+  auto* s = resp->mutable_success();
+  if (r->stream_exists) {
+    s->set_current_revision(r->last_revision.value());
+  } else {
+    s->mutable_no_stream();
+  }
+  if (r->count > 0) {
+    s->mutable_position()->set_commit_position(r->last_position.value());
+    s->mutable_position()->set_prepare_position(r->last_position.value());
+  } else {
+    s->mutable_no_position();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StreamsService::Read(grpc::ServerContext* ctx, const pb::ReadReq* req,
+                                  grpc::ServerWriter<pb::ReadResp>* writer) {
+  const Options& o = req->options();
+  if (o.count_option_case() == Options::kSubscription) return Subscribe(ctx, o, writer);
+  if (o.stream_option_case() == Options::kStream) return ReadStreamCount(ctx, o, writer);
+  if (o.stream_option_case() == Options::kAll) return ReadAllCount(ctx, o, writer);
+  return BadRequest("ReadReq.options needs a stream or $all");
+}
+
+grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Options& o,
+                                             grpc::ServerWriter<pb::ReadResp>* w) {
+  const auto& so = o.stream();
+  const std::string stream = so.stream_identifier().stream_name();
+  const bool backwards = o.read_direction() == Options::Backwards;
+  ReadStreamRequest rr;
+  rr.stream = stream;
+  rr.direction = backwards ? Direction::kBackwards : Direction::kForwards;
+  if (so.revision_option_case() == Options::StreamOptions::kRevision) {
+    rr.from = Revision(so.revision());
+  } else if (so.revision_option_case() == Options::StreamOptions::kEnd && !backwards) {
+    return grpc::Status::OK;  // forwards from the end: nothing
+  } else if (so.revision_option_case() == Options::StreamOptions::kStart && backwards) {
+    rr.from = Revision(0);
+  }
+  uint64_t remaining = o.count();
+  const bool structured = StructuredIds(o);
+  while (remaining > 0 && !ctx->IsCancelled()) {
+    rr.max_count = std::min<uint64_t>(remaining, 512);
+    auto page = store_->ReadStream(rr);
+    if (!page) {
+      if (page.error().code() == ErrorCode::kStreamNotFound) {
+        pb::ReadResp resp;
+        resp.mutable_stream_not_found()->mutable_stream_identifier()->set_stream_name(stream);
+        w->Write(resp);
+        return grpc::Status::OK;
+      }
+      return ToStatus(page.error(), ctx, stream);
+    }
+    for (const auto& e : page->events) {
+      pb::ReadResp resp;
+      ToWire(e, structured, &resp);
+      if (!w->Write(resp)) return grpc::Status::OK;  // the client went away
+      --remaining;
+    }
+    if (page->end_of_stream || !page->next) break;
+    rr.from = page->next;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StreamsService::ReadAllCount(grpc::ServerContext* ctx, const Options& o,
+                                          grpc::ServerWriter<pb::ReadResp>* w) {
+  const auto& ao = o.all();
+  const bool backwards = o.read_direction() == Options::Backwards;
+  ReadAllRequest rr;
+  rr.direction = backwards ? Direction::kBackwards : Direction::kForwards;
+  uint32_t checkpoint_every;
+  rr.filter = FilterFrom(o, &checkpoint_every);
+  if (ao.all_option_case() == Options::AllOptions::kPosition) {
+    uint64_t p = ao.position().commit_position();
+    // Forwards from p includes p; backwards from p starts before it (as KurrentDB).
+    if (backwards) {
+      if (p <= 1) return grpc::Status::OK;
+      rr.from = Position(p - 1);
+    } else {
+      rr.from = Position(p);
+    }
+  } else if (ao.all_option_case() == Options::AllOptions::kEnd && !backwards) {
+    return grpc::Status::OK;
+  }
+  uint64_t remaining = o.count();
+  const bool structured = StructuredIds(o);
+  while (remaining > 0 && !ctx->IsCancelled()) {
+    rr.max_count = std::min<uint64_t>(remaining, 512);
+    auto page = store_->ReadAll(rr);
+    if (!page) return ToStatus(page.error(), ctx);
+    for (const auto& e : page->events) {
+      pb::ReadResp resp;
+      ToWire(e, structured, &resp);
+      if (!w->Write(resp)) return grpc::Status::OK;
+      --remaining;
+    }
+    if (page->end) break;
+    rr.from = page->next;
+  }
+  return grpc::Status::OK;
+}
+
+namespace {
+// Hands a subscription's messages from its store thread to the RPC thread, with a bound: a
+// client that does not read makes the store thread wait (it then reads from the warm tier when
+// it resumes), so memory stays bounded.
+class Relay : public SubscriptionHandler {
+ public:
+  explicit Relay(bool structured) : structured_(structured) {}
+  bool OnEvent(const RecordedEvent& e) override {
+    pb::ReadResp r;
+    ToWire(e, structured_, &r);
+    return Push(std::move(r));
+  }
+  void OnCaughtUp() override {
+    pb::ReadResp r;
+    r.mutable_caught_up();
+    Push(std::move(r));
+  }
+  void OnCheckpoint(Position p) override {
+    pb::ReadResp r;
+    r.mutable_checkpoint()->set_commit_position(p.value());
+    r.mutable_checkpoint()->set_prepare_position(p.value());
+    Push(std::move(r));
+  }
+  void OnStop(const Error* e) override {
+    std::lock_guard l(mu_);
+    stopped_ = true;
+    if (e) error_ = *e;
+    cv_.notify_all();
+  }
+  // RPC thread: waits up to `timeout` for a message.
+  std::optional<pb::ReadResp> Pop(std::chrono::milliseconds timeout, bool* stopped) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, timeout, [&] { return !q_.empty() || stopped_; });
+    *stopped = stopped_ && q_.empty();
+    if (q_.empty()) return std::nullopt;
+    auto r = std::move(q_.front());
+    q_.pop_front();
+    cv_.notify_all();
+    return r;
+  }
+  void Close() {
+    std::lock_guard l(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  std::optional<Error> error() {
+    std::lock_guard l(mu_);
+    return error_;
+  }
+
+ private:
+  bool Push(pb::ReadResp r) {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return q_.size() < 1024 || closed_; });
+    if (closed_) return false;
+    q_.push_back(std::move(r));
+    cv_.notify_all();
+    return true;
+  }
+  const bool structured_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<pb::ReadResp> q_;
+  bool stopped_ = false, closed_ = false;
+  std::optional<Error> error_;
+};
+}  // namespace
+
+grpc::Status StreamsService::Subscribe(grpc::ServerContext* ctx, const Options& o,
+                                       grpc::ServerWriter<pb::ReadResp>* w) {
+  SubscribeRequest sr;
+  std::string stream;
+  if (o.stream_option_case() == Options::kStream) {
+    const auto& so = o.stream();
+    stream = so.stream_identifier().stream_name();
+    sr.stream = stream;
+    if (so.revision_option_case() == Options::StreamOptions::kRevision) {
+      sr.after_revision = Revision(so.revision());
+    } else if (so.revision_option_case() == Options::StreamOptions::kEnd) {
+      sr.from_end = true;
+    }
+  } else if (o.stream_option_case() == Options::kAll) {
+    sr.all = true;
+    const auto& ao = o.all();
+    if (ao.all_option_case() == Options::AllOptions::kPosition) {
+      sr.after_position = Position(ao.position().commit_position());
+    } else if (ao.all_option_case() == Options::AllOptions::kEnd) {
+      sr.from_end = true;
+    }
+    sr.filter = FilterFrom(o, &sr.checkpoint_interval);
+  } else {
+    return BadRequest("a subscription needs a stream or $all");
+  }
+  auto relay = std::make_shared<Relay>(StructuredIds(o));
+  auto sub = store_->Subscribe(sr, relay);
+  if (!sub) return ToStatus(sub.error(), ctx, stream);
+  pb::ReadResp confirmation;
+  confirmation.mutable_confirmation()->set_subscription_id(Uuid::Random().ToString());
+  bool ok = w->Write(confirmation);
+  while (ok && !ctx->IsCancelled()) {
+    bool stopped = false;
+    auto msg = relay->Pop(std::chrono::milliseconds(100), &stopped);
+    if (msg) ok = w->Write(*msg);
+    if (stopped) break;
+  }
+  relay->Close();
+  (*sub)->Cancel();
+  sub->reset();
+  if (auto e = relay->error(); e && !ctx->IsCancelled()) return ToStatus(*e, ctx, stream);
+  return grpc::Status::OK;
+}
+
+grpc::Status StreamsService::Delete(grpc::ServerContext* ctx, const pb::DeleteReq* req,
+                                    pb::DeleteResp* resp) {
+  const auto& o = req->options();
+  const std::string stream = o.stream_identifier().stream_name();
+  auto r = store_->Delete({stream, ExpectedFrom(o), false});
+  if (!r) return ToStatus(r.error(), ctx, stream);
+  resp->mutable_position()->set_commit_position(r->position.value());
+  resp->mutable_position()->set_prepare_position(r->position.value());
+  return grpc::Status::OK;
+}
+
+grpc::Status StreamsService::Tombstone(grpc::ServerContext* ctx, const pb::TombstoneReq* req,
+                                       pb::TombstoneResp* resp) {
+  const auto& o = req->options();
+  const std::string stream = o.stream_identifier().stream_name();
+  auto r = store_->Delete({stream, ExpectedFrom(o), true});
+  if (!r) return ToStatus(r.error(), ctx, stream);
+  resp->mutable_position()->set_commit_position(r->position.value());
+  resp->mutable_position()->set_prepare_position(r->position.value());
+  return grpc::Status::OK;
+}
+
+}  // namespace strata::server

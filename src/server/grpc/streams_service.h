@@ -1,0 +1,40 @@
+// The KurrentDB v1 Streams service over a Store (synchronous gRPC API: each call runs on a gRPC
+// thread; a subscription holds its thread until the client cancels). Thread-safety: the
+// service is shared by all calls; the Store does the synchronisation.
+#pragma once
+
+#include "storage/store.h"
+#include "streams.grpc.pb.h"
+
+namespace strata::server {
+
+class StreamsService final : public event_store::client::streams::Streams::Service {
+ public:
+  explicit StreamsService(Store* store) : store_(store) {}
+
+  grpc::Status Append(grpc::ServerContext* ctx,
+                      grpc::ServerReader<event_store::client::streams::AppendReq>* reader,
+                      event_store::client::streams::AppendResp* resp) override;
+  grpc::Status Read(grpc::ServerContext* ctx, const event_store::client::streams::ReadReq* req,
+                    grpc::ServerWriter<event_store::client::streams::ReadResp>* writer) override;
+  grpc::Status Delete(grpc::ServerContext* ctx, const event_store::client::streams::DeleteReq* req,
+                      event_store::client::streams::DeleteResp* resp) override;
+  grpc::Status Tombstone(grpc::ServerContext* ctx,
+                         const event_store::client::streams::TombstoneReq* req,
+                         event_store::client::streams::TombstoneResp* resp) override;
+
+ private:
+  grpc::Status ReadStreamCount(grpc::ServerContext* ctx,
+                               const event_store::client::streams::ReadReq::Options& o,
+                               grpc::ServerWriter<event_store::client::streams::ReadResp>* w);
+  grpc::Status ReadAllCount(grpc::ServerContext* ctx,
+                            const event_store::client::streams::ReadReq::Options& o,
+                            grpc::ServerWriter<event_store::client::streams::ReadResp>* w);
+  grpc::Status Subscribe(grpc::ServerContext* ctx,
+                         const event_store::client::streams::ReadReq::Options& o,
+                         grpc::ServerWriter<event_store::client::streams::ReadResp>* w);
+
+  Store* store_;
+};
+
+}  // namespace strata::server
