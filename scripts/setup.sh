@@ -9,7 +9,7 @@ PACKAGES=(
   libxxhash-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libcpp-httplib-dev
   clang-format
 )
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace {
@@ -39,7 +40,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, EveryCommandHasHelp) {
   for (const char* cmd : {"append", "read", "tail", "stats", "bench", "bench ingest", "bench read",
-                          "bench tail", "stress"}) {
+                          "bench tail", "stress", "serve"}) {
     auto out = Strata(std::string(cmd) + " --help");
     EXPECT_EQ(out.status, 0) << cmd;
     EXPECT_NE(out.text.find("--data"), std::string::npos) << cmd << ":\n" << out.text;
@@ -85,6 +86,33 @@ TEST_F(Cli, BadInputGetsAClearErrorAndAnExitStatus) {
   // Nothing was written by the rejected appends.
   auto all = Strata("read '$all'" + Data());
   EXPECT_EQ(all.text.find("@"), std::string::npos) << all.text;
+}
+
+TEST_F(Cli, ConfigFileKeysAreFlagNamesAndUnknownKeysAreRejected) {
+  std::filesystem::create_directories(dir_);
+  auto cfg = dir_ / "strata.toml";
+  {
+    std::ofstream out(cfg);
+    out << "durability = \"async\"\nno-such-key = 3\n";
+  }
+  auto bad = Strata("serve --config " + cfg.string() + Data());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.text.find("unknown key 'no-such-key'"), std::string::npos) << bad.text;
+  {
+    std::ofstream out(cfg);
+    out << "type = \"FromConfig\"\n";
+  }
+  auto ok = Strata("append cfg --config " + cfg.string() + Data());
+  ASSERT_EQ(ok.status, 0) << ok.text;
+  auto read = Strata("read cfg --json" + Data());
+  EXPECT_NE(read.text.find("FromConfig"), std::string::npos) << read.text;
+  {
+    std::ofstream out(cfg);
+    out << "this is not toml\n";
+  }
+  auto broken = Strata("append cfg --config " + cfg.string() + Data());
+  EXPECT_NE(broken.status, 0);
+  EXPECT_NE(broken.text.find("not valid TOML"), std::string::npos) << broken.text;
 }
 
 TEST_F(Cli, ReadingAMissingStoreExplainsWhatToDo) {

@@ -10,6 +10,10 @@ namespace strata::cli {
 
 void StoreFlags::Register(CLI::App* cmd) {
   cmd->add_option("--data", data_dir, "Data directory of the store")->capture_default_str();
+  // Read by ExpandConfigFile (config_file.h) before parsing; declared here for --help.
+  cmd->add_option("--config",
+                  "TOML file whose keys are this command's long flag names "
+                  "(data = \"./data\"); flags on the command line override it");
   cmd->add_option("--shards", shards,
                   "Shards for a new store (default 4); an existing store keeps its own");
   cmd->add_option("--durability", durability,

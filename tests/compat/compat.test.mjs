@@ -13,15 +13,16 @@ const STRATA = process.env.STRATA_BIN ?? "build/release/src/cli/strata";
 
 async function startServer() {
   const data = mkdtempSync(join(tmpdir(), "strata-compat-"));
-  const proc = spawn(STRATA, ["serve", "--data", data, "--grpc-port", "0"], {
+  const proc = spawn(STRATA, ["serve", "--data", data, "--grpc-port", "0", "--http-port", "0"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  const port = await new Promise((resolve, reject) => {
+  const [port, httpPort] = await new Promise((resolve, reject) => {
     let out = "";
     proc.stdout.on("data", (chunk) => {
       out += chunk;
       const m = out.match(/on 127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
+      const h = out.match(/health: http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m && h) resolve([Number(m[1]), Number(h[1])]);
     });
     proc.on("exit", (code) => reject(new Error(`strata serve exited with ${code}: ${out}`)));
     setTimeout(() => reject(new Error("strata serve did not start in 20 s")), 20000);
@@ -33,7 +34,7 @@ async function startServer() {
     rmSync(data, { recursive: true, force: true });
     return r;
   };
-  return { port, stop };
+  return { port, httpPort, stop };
 }
 
 const clients = [
@@ -226,6 +227,21 @@ for (const c of clients) {
       await client.appendToStream(stream, m.binaryEvent({ type: "Big", data: Buffer.from(big) }));
       const [e] = await collect(client.readStream(stream));
       assert.equal(Buffer.from(e.event.data).length, 1 << 20);
+    });
+
+    test("HTTP /health is ready and /metrics exposes the engine's figures", async () => {
+      const health = await fetch(`http://127.0.0.1:${server.httpPort}/health`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { live: true, ready: true });
+      const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+      for (const name of ["strata_appends_total", "strata_fsyncs_total", "strata_queue_depth",
+                          "strata_watermark_lag", "strata_ring_hits_total",
+                          "strata_rocksdb_write_stall_micros_total"]) {
+        assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), name);
+      }
+      const appends = [...text.matchAll(/^strata_appends_total\{shard="\d+"\} (\d+)$/gm)]
+        .reduce((sum, m) => sum + Number(m[1]), 0);
+      assert.ok(appends > 0, "the appends of the tests above are counted");
     });
 
     test("10,000 concurrent appends all land, once each", async () => {

@@ -1,6 +1,7 @@
 #include "server/grpc/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 
@@ -24,7 +25,7 @@ class ServerFeaturesService final
       m->set_service_name(service);
       m->set_method_name(method);
     };
-    for (const char* m : {"read", "append", "delete", "tombstone"}) {
+    for (const char* m : {"read", "append", "batchappend", "delete", "tombstone"}) {
       add("event_store.client.streams.streams", m);
     }
     add("event_store.client.server_features.serverfeatures", "getsupportedmethods");

@@ -4,7 +4,6 @@
 
 #include <condition_variable>
 #include <deque>
-#include <iostream>
 #include <mutex>
 
 #include "server/grpc/wire.h"
@@ -41,6 +40,7 @@ bool StructuredIds(const Options& o) {
 grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
                                     grpc::ServerReader<pb::AppendReq>* reader,
                                     pb::AppendResp* resp) {
+  spdlog::debug("Append call from {}", ctx->peer());
   pb::AppendReq msg;
   if (!reader->Read(&msg) || !msg.has_options()) {
     return BadRequest("the first AppendReq must carry options (stream and expected revision)");

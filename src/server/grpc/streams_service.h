@@ -22,6 +22,13 @@ class StreamsService final : public event_store::client::streams::Streams::Servi
   grpc::Status Tombstone(grpc::ServerContext* ctx,
                          const event_store::client::streams::TombstoneReq* req,
                          event_store::client::streams::TombstoneResp* resp) override;
+  // The long-lived call the official clients multiplex all appends over (by correlation id,
+  // in chunks ending with is_final). Acknowledgements are written by a per-call writer thread, so
+  // a slow client never blocks a shard writer.
+  grpc::Status BatchAppend(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<event_store::client::streams::BatchAppendResp,
+                               event_store::client::streams::BatchAppendReq>* stream) override;
 
  private:
   grpc::Status ReadStreamCount(grpc::ServerContext* ctx,

@@ -1,0 +1,121 @@
+#include "server/http/http_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <thread>
+
+#include "fmt/format.h"
+
+namespace strata::server {
+
+std::string PrometheusText(Store& store) {
+  StoreStats s = store.Stats();
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  auto per_shard = [&](const char* name, const char* type, const char* help, auto get) {
+    family(name, type, help);
+    for (const auto& sh : s.shards) {
+      out += fmt::format("{}{{shard=\"{}\"}} {}\n", name, sh.shard, get(sh));
+    }
+  };
+  per_shard("strata_appends_total", "counter", "Appends acknowledged (written, not deduplicated).",
+            [](const ShardStats& x) { return x.appends; });
+  per_shard("strata_group_commits_total", "counter", "Group commits (one write + one sync each).",
+            [](const ShardStats& x) { return x.groups; });
+  per_shard("strata_fsyncs_total", "counter", "WAL fdatasyncs on the append path.",
+            [](const ShardStats& x) { return x.fsyncs; });
+  per_shard("strata_events", "gauge", "Records in the shard's log (RocksDB estimate).",
+            [](const ShardStats& x) { return x.events; });
+  per_shard("strata_bytes", "gauge", "Live data size of the shard (RocksDB estimate).",
+            [](const ShardStats& x) { return x.bytes; });
+  per_shard("strata_streams", "gauge", "Streams with a persisted head (estimate).",
+            [](const ShardStats& x) { return x.streams; });
+  per_shard("strata_queue_depth", "gauge", "Appends waiting in the shard's queue.",
+            [](const ShardStats& x) { return x.queue_depth; });
+  per_shard("strata_unindexed_events", "gauge", "Events not yet in an index run.",
+            [](const ShardStats& x) { return x.unindexed_events; });
+  per_shard("strata_index_runs", "gauge", "Index runs (stream + dedupe).",
+            [](const ShardStats& x) { return x.index_runs; });
+  per_shard("strata_last_position", "gauge", "Last $all position written by the shard.",
+            [](const ShardStats& x) { return x.last_position.value(); });
+  per_shard("strata_rocksdb_memtable_bytes", "gauge", "RocksDB memtable memory.",
+            [](const ShardStats& x) { return x.memtable_bytes; });
+  per_shard("strata_rocksdb_compaction_pending_bytes", "gauge", "Estimated bytes to compact.",
+            [](const ShardStats& x) { return x.compaction_pending_bytes; });
+  per_shard("strata_rocksdb_running_compactions", "gauge", "Compactions running.",
+            [](const ShardStats& x) { return x.running_compactions; });
+  per_shard("strata_rocksdb_write_stall_micros_total", "counter", "Time writes were stalled.",
+            [](const ShardStats& x) { return x.write_stall_micros; });
+  uint64_t last = 0;
+  for (const auto& sh : s.shards) last = std::max(last, sh.last_position.value());
+  family("strata_watermark", "gauge", "First $all position not yet durable.");
+  out += fmt::format("strata_watermark {}\n", s.watermark.value());
+  family("strata_watermark_lag", "gauge",
+         "Positions written by some shard but not yet visible to $all readers.");
+  out += fmt::format("strata_watermark_lag {}\n",
+                     last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
+  family("strata_ring_hits_total", "counter", "Reads served from the hot ring.");
+  out += fmt::format("strata_ring_hits_total {}\n", s.ring_hits);
+  family("strata_ring_misses_total", "counter", "Reads that went past the hot ring.");
+  out += fmt::format("strata_ring_misses_total {}\n", s.ring_misses);
+  family("strata_ring_bytes", "gauge", "Hot ring arena size.");
+  out += fmt::format("strata_ring_bytes {}\n", s.ring_bytes);
+  return out;
+}
+
+struct HttpServer::Rep {
+  httplib::Server http;
+  std::thread thread;
+  std::atomic<bool> ready{false};
+  int port = 0;
+};
+
+HttpServer::HttpServer(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(Store* store, const std::string& host,
+                                                      int port) {
+  auto rep = std::make_unique<Rep>();
+  Rep* r = rep.get();
+  auto health = [r](const httplib::Request&, httplib::Response& res) {
+    bool ready = r->ready.load();
+    res.status = ready ? 200 : 503;
+    res.set_content(
+        ready ? "{\"live\":true,\"ready\":true}\n" : "{\"live\":true,\"ready\":false}\n",
+        "application/json");
+  };
+  r->http.Get("/health", health);
+  r->http.Get("/health/ready", health);
+  r->http.Get("/health/live", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"live\":true}\n", "application/json");
+  });
+  r->http.Get("/metrics", [store](const httplib::Request&, httplib::Response& res) {
+    res.set_content(PrometheusText(*store), "text/plain; version=0.0.4");
+  });
+  if (port == 0) {
+    r->port = r->http.bind_to_any_port(host);
+  } else {
+    r->port = r->http.bind_to_port(host, port) ? port : -1;
+  }
+  if (r->port <= 0) {
+    return Error(ErrorCode::kIoError, "cannot listen on " + host + ":" + std::to_string(port) +
+                                          " for HTTP; is the port in use? pick another with "
+                                          "--http-port");
+  }
+  r->thread = std::thread([r] { r->http.listen_after_bind(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(rep)));
+}
+
+int HttpServer::port() const { return rep_->port; }
+void HttpServer::SetReady(bool ready) { rep_->ready.store(ready); }
+
+void HttpServer::Stop() {
+  if (!rep_->thread.joinable()) return;
+  rep_->http.stop();
+  rep_->thread.join();
+}
+
+}  // namespace strata::server

@@ -1,0 +1,32 @@
+// HttpServer: /health (liveness and readiness) and /metrics (Prometheus text format) for a
+// Store. cpp-httplib stays inside this directory. Thread-safety: Start/Stop from one thread;
+// requests are served on the server's own threads.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "storage/store.h"
+
+namespace strata::server {
+
+class HttpServer {
+ public:
+  // port 0: any free port.
+  static Result<std::unique_ptr<HttpServer>> Start(Store* store, const std::string& host, int port);
+  ~HttpServer();
+  int port() const;
+  void SetReady(bool ready);  // readiness: false while starting or shutting down
+  void Stop();
+
+ private:
+  struct Rep;
+  explicit HttpServer(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// The store's figures in Prometheus text exposition format.
+std::string PrometheusText(Store& store);
+
+}  // namespace strata::server
