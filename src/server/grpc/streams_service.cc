@@ -320,12 +320,40 @@ grpc::Status StreamsService::Subscribe(grpc::ServerContext* ctx, const Options& 
   return grpc::Status::OK;
 }
 
+namespace {
+// KurrentDB's numeric form of an expected version in trailers: -1 no stream, -2 any,
+// -4 stream exists.
+std::string ExpectedVersionTrailer(const ExpectedRevision& e) {
+  switch (e.kind()) {
+    case ExpectedRevision::Kind::kExact:
+      return std::to_string(e.revision().value());
+    case ExpectedRevision::Kind::kNoStream:
+      return "-1";
+    case ExpectedRevision::Kind::kAny:
+      return "-2";
+    case ExpectedRevision::Kind::kStreamExists:
+      return "-4";
+  }
+  return "-2";
+}
+
+template <class Req>
+grpc::Status DeleteError(const Error& e, grpc::ServerContext* ctx, const Req& req,
+                         const std::string& stream) {
+  if (e.code() == ErrorCode::kWrongExpectedRevision) {
+    ctx->AddTrailingMetadata("expected-version",
+                             ExpectedVersionTrailer(ExpectedFrom(req.options())));
+  }
+  return ToStatus(e, ctx, stream);
+}
+}  // namespace
+
 grpc::Status StreamsService::Delete(grpc::ServerContext* ctx, const pb::DeleteReq* req,
                                     pb::DeleteResp* resp) {
   const auto& o = req->options();
   const std::string stream = o.stream_identifier().stream_name();
   auto r = store_->Delete({stream, ExpectedFrom(o), false});
-  if (!r) return ToStatus(r.error(), ctx, stream);
+  if (!r) return DeleteError(r.error(), ctx, *req, stream);
   resp->mutable_position()->set_commit_position(r->position.value());
   resp->mutable_position()->set_prepare_position(r->position.value());
   return grpc::Status::OK;
@@ -336,7 +364,7 @@ grpc::Status StreamsService::Tombstone(grpc::ServerContext* ctx, const pb::Tombs
   const auto& o = req->options();
   const std::string stream = o.stream_identifier().stream_name();
   auto r = store_->Delete({stream, ExpectedFrom(o), true});
-  if (!r) return ToStatus(r.error(), ctx, stream);
+  if (!r) return DeleteError(r.error(), ctx, *req, stream);
   resp->mutable_position()->set_commit_position(r->position.value());
   resp->mutable_position()->set_prepare_position(r->position.value());
   return grpc::Status::OK;
