@@ -167,10 +167,12 @@ for (const c of clients) {
       await client.appendToStream(stream, [0, 1, 2].map((n) => ev("R", { n })));
       const fromRev = client.subscribeToStream(stream, { fromRevision: 0n });
       const fromEnd = client.subscribeToStream(stream, { fromRevision: m.END });
+      // "From the end" means from when the server confirmed the subscription: wait for it.
+      const confirmed = new Promise((r) => fromEnd.once("confirmation", r));
       const a = [], b = [];
       const pa = (async () => { for await (const e of fromRev) { a.push(e.event.data.n); if (a.length === 3) break; } })();
       const pb = (async () => { for await (const e of fromEnd) { b.push(e.event.data.n); if (b.length === 1) break; } })();
-      await new Promise((r) => setTimeout(r, 300));
+      await confirmed;
       await client.appendToStream(stream, ev("R", { n: 3 }));
       await Promise.all([pa, pb]);
       await fromRev.unsubscribe();
@@ -248,11 +250,18 @@ for (const c of clients) {
       const streams = Array.from({ length: 100 }, () => s());
       const jobs = [];
       for (let i = 0; i < 10000; i++) jobs.push(client.appendToStream(streams[i % 100], ev("C", { i })));
-      const results = await Promise.all(jobs);
-      assert.equal(results.length, 10000);
+      const settled = await Promise.allSettled(jobs);
+      const rejected = settled.filter((r) => r.status === "rejected");
+      assert.equal(rejected.length, 0,
+        `${rejected.length} appends failed; first: ${rejected[0]?.reason?.constructor?.name}: ${rejected[0]?.reason?.message ?? rejected[0]?.reason}`);
       let total = 0;
-      for (const st of streams) total += (await collect(client.readStream(st))).length;
-      assert.equal(total, 10000);
+      const short = [];
+      for (const st of streams) {
+        const n = (await collect(client.readStream(st))).length;
+        total += n;
+        if (n !== 100) short.push(`${st}: ${n}`);
+      }
+      assert.equal(total, 10000, `streams not at 100 events: ${short.slice(0, 5).join(", ")}`);
     });
   });
 }
