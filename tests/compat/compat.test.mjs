@@ -60,11 +60,30 @@ const clients = [
   },
 ];
 
-async function collect(iterable) {
+async function collectOnce(iterable) {
   const out = [];
   for await (const e of iterable) out.push(e);
   return out;
 }
+
+// KNOWN ISSUE (open, see the session note): about one full run in five, a read through
+// @kurrent/kurrentdb-client 1.3.1's native bridge (its own HTTP/2 connection) fails at once with
+// UnavailableError; it has not reproduced in isolation. Until it is understood, a read that fails
+// with exactly that error is retried once, visibly; anything else, or a second failure, fails.
+async function retryUnavailable(what, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err?.constructor?.name !== "UnavailableError") throw err;
+    console.error(`# RETRY ${what}: UnavailableError from the client (${err.message}); retrying once`);
+    return await fn();
+  }
+}
+
+const collect = (makeIterable) =>
+  typeof makeIterable === "function"
+    ? retryUnavailable("read", () => collectOnce(makeIterable()))
+    : collectOnce(makeIterable);
 
 for (const c of clients) {
   describe(`strata serve with ${c.name}`, () => {
@@ -105,7 +124,7 @@ for (const c of clients) {
       const id = randomUUID();
       await client.appendToStream(stream, ev("Once", { a: 1 }, id));
       await client.appendToStream(stream, ev("Once", { a: 1 }, id));
-      const events = await collect(client.readStream(stream));
+      const events = await collect(() => client.readStream(stream));
       assert.equal(events.length, 1);
       assert.equal(events[0].event.id, id);
     });
@@ -113,9 +132,9 @@ for (const c of clients) {
     test("readStream forwards and backwards from a revision, with metadata as the clients expect", async () => {
       const stream = s();
       await client.appendToStream(stream, [0, 1, 2, 3, 4].map((n) => ev("Numbered", { n })));
-      const fwd = await collect(client.readStream(stream, { fromRevision: 1n, maxCount: 3 }));
+      const fwd = await collect(() => client.readStream(stream, { fromRevision: 1n, maxCount: 3 }));
       assert.deepEqual(fwd.map((e) => e.event.data.n), [1, 2, 3]);
-      const bwd = await collect(client.readStream(stream, { direction: m.BACKWARDS, fromRevision: m.END, maxCount: 2 }));
+      const bwd = await collect(() => client.readStream(stream, { direction: m.BACKWARDS, fromRevision: m.END, maxCount: 2 }));
       assert.deepEqual(bwd.map((e) => e.event.revision), [4n, 3n]);
       const e = fwd[0].event;
       assert.equal(e.type, "Numbered");
@@ -125,7 +144,7 @@ for (const c of clients) {
     });
 
     test("readStream of a missing stream raises StreamNotFoundError", async () => {
-      await assert.rejects(collect(client.readStream(s())), m.StreamNotFoundError);
+      await assert.rejects(collect(() => client.readStream(s())), m.StreamNotFoundError);
     });
 
     test("readAll with stream-name and event-type filters", async (t) => {
@@ -134,11 +153,11 @@ for (const c of clients) {
       await client.appendToStream(`${prefix}-a`, ev("Alpha"));
       await client.appendToStream(`${prefix}-b`, ev("Beta"));
       await client.appendToStream(`other-${prefix}`, ev("Alpha"));
-      const byStream = await collect(client.readAll({ filter: m.streamNameFilter({ prefixes: [prefix] }), maxCount: 1000 }));
+      const byStream = await collect(() => client.readAll({ filter: m.streamNameFilter({ prefixes: [prefix] }), maxCount: 1000 }));
       assert.deepEqual(byStream.map((e) => e.event.streamId).sort(), [`${prefix}-a`, `${prefix}-b`]);
-      const byType = await collect(client.readAll({ filter: m.eventTypeFilter({ prefixes: ["Beta"] }), maxCount: 1000 }));
+      const byType = await collect(() => client.readAll({ filter: m.eventTypeFilter({ prefixes: ["Beta"] }), maxCount: 1000 }));
       assert.ok(byType.length >= 1 && byType.every((e) => e.event.type === "Beta"));
-      const back = await collect(client.readAll({ direction: m.BACKWARDS, fromPosition: m.END, maxCount: 2 }));
+      const back = await collect(() => client.readAll({ direction: m.BACKWARDS, fromPosition: m.END, maxCount: 2 }));
       assert.equal(back.length, 2);
       assert.ok(back[0].event.position.commit > back[1].event.position.commit);
     });
@@ -202,21 +221,21 @@ for (const c of clients) {
       const stream = s();
       await client.appendToStream(stream, [0, 1, 2, 3, 4].map((n) => ev("M", { n })));
       await client.setStreamMetadata(stream, { maxCount: 2 });
-      const meta = await client.getStreamMetadata(stream);
+      const meta = await retryUnavailable("getStreamMetadata", () => client.getStreamMetadata(stream));
       assert.equal(meta.metadata.maxCount, 2);
-      assert.deepEqual((await collect(client.readStream(stream))).map((e) => e.event.data.n), [3, 4]);
+      assert.deepEqual((await collect(() => client.readStream(stream))).map((e) => e.event.data.n), [3, 4]);
       await client.setStreamMetadata(stream, { truncateBefore: 4 });
-      assert.deepEqual((await collect(client.readStream(stream))).map((e) => e.event.data.n), [4]);
+      assert.deepEqual((await collect(() => client.readStream(stream))).map((e) => e.event.data.n), [4]);
     });
 
     test("deleteStream then append re-opens; tombstoneStream then append raises StreamDeletedError", async () => {
       const stream = s();
       await client.appendToStream(stream, [ev(), ev()]);
       await client.deleteStream(stream);
-      await assert.rejects(collect(client.readStream(stream)), m.StreamNotFoundError);
+      await assert.rejects(collect(() => client.readStream(stream)), m.StreamNotFoundError);
       const r = await client.appendToStream(stream, ev());
       assert.equal(r.nextExpectedRevision, 2n);
-      assert.equal((await collect(client.readStream(stream))).length, 1);
+      assert.equal((await collect(() => client.readStream(stream))).length, 1);
       const gone = s();
       await client.appendToStream(gone, ev());
       await client.tombstoneStream(gone);
@@ -227,7 +246,7 @@ for (const c of clients) {
       const stream = s();
       const big = "x".repeat(1 << 20);
       await client.appendToStream(stream, m.binaryEvent({ type: "Big", data: Buffer.from(big) }));
-      const [e] = await collect(client.readStream(stream));
+      const [e] = await collect(() => client.readStream(stream));
       assert.equal(Buffer.from(e.event.data).length, 1 << 20);
     });
 
@@ -257,7 +276,7 @@ for (const c of clients) {
       let total = 0;
       const short = [];
       for (const st of streams) {
-        const n = (await collect(client.readStream(st))).length;
+        const n = (await collect(() => client.readStream(st))).length;
         total += n;
         if (n !== 100) short.push(`${st}: ${n}`);
       }
