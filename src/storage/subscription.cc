@@ -186,6 +186,21 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(
   if (closing()) return Error(ErrorCode::kStoreClosed, "the store is closed");
   if (!request.all) STRATA_TRY(ValidateStreamName(request.stream));
   if (request.checkpoint_interval == 0) request.checkpoint_interval = 1;
+  // "From the end" is the end now, when Subscribe returns (a caller may append right after and
+  // must see that event), not when the subscription's thread gets to run.
+  if (request.from_end) {
+    request.from_end = false;
+    if (request.all) {
+      request.after_position = Position(Watermark().value() - 1);
+    } else {
+      auto head = GetHead(request.stream);
+      if (!head) return head.error();
+      request.after_revision.reset();  // no events yet: all of them will be new
+      if (*head && (*head)->HasEvents()) {
+        request.after_revision = Revision(static_cast<uint64_t>((*head)->last_revision));
+      }
+    }
+  }
   auto matcher = FilterMatcher::Compile(request.filter);
   if (!matcher) return matcher.error();
   auto sub = std::make_unique<SubscriptionImpl>(this, std::move(request), std::move(*matcher),

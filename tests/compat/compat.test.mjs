@@ -1,13 +1,16 @@
 // Compatibility suite: `strata serve` driven by the official KurrentDB / EventStoreDB Node clients,
 // unchanged. Each client runs the same scenarios against its own fresh server.
 //   STRATA_BIN=build/release/src/cli/strata node --test tests/compat/
-import { test, describe, before, after } from "node:test";
+import { test as nodeTest, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+
+// Every test fails after 60 s instead of hanging (a lost subscription event would wait forever).
+const test = (name, fn) => nodeTest(name, { timeout: 60_000 }, fn);
 
 const STRATA = process.env.STRATA_BIN ?? "build/release/src/cli/strata";
 
