@@ -70,6 +70,11 @@ grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
     e.data = pm.data();
     req.events.push_back(std::move(e));
   }
+  // Read() ends the same way for a half-close and for a client that went away: only the former
+  // is a complete request. A cancelled one writes nothing.
+  if (ctx->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the append");
+  }
   const std::string stream = req.stream;
   const ExpectedRevision expected = req.expected;
   auto r = store_->Append(std::move(req));
