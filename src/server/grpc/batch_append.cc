@@ -227,27 +227,16 @@ grpc::Status StreamsService::BatchAppend(
     }
     auto correlation = done.correlation;
     auto options = done.options;
-    store_->AppendAsync(
-        std::move(done.request), [outbox, correlation, options](Result<AppendResult> result) {
-          auto r = Skeleton(correlation, options);
-          if (!result) {
-            SetError(result.error(), options, &r);
-          } else {
-            auto* s = r.mutable_success();
-            if (result->stream_exists) {
-              s->set_current_revision(result->last_revision.value());
-            } else {
-              s->mutable_no_stream();
-            }
-            if (result->count > 0) {
-              s->mutable_position()->set_commit_position(result->last_position.value());
-              s->mutable_position()->set_prepare_position(result->last_position.value());
-            } else {
-              s->mutable_no_position();
-            }
-          }
-          outbox->Push(std::move(r), true);
-        });
+    store_->AppendAsync(std::move(done.request),
+                        [outbox, correlation, options](Result<AppendResult> result) {
+                          auto r = Skeleton(correlation, options);
+                          if (!result) {
+                            SetError(result.error(), options, &r);
+                          } else {
+                            FillSuccess(*result, r.mutable_success());
+                          }
+                          outbox->Push(std::move(r), true);
+                        });
   }
   {
     std::lock_guard l(outbox->mu);

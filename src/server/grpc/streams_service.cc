@@ -110,18 +110,7 @@ grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
     }
     return grpc::Status::OK;
   }
-  auto* s = resp->mutable_success();
-  if (r->stream_exists) {
-    s->set_current_revision(r->last_revision.value());
-  } else {
-    s->mutable_no_stream();
-  }
-  if (r->count > 0) {
-    s->mutable_position()->set_commit_position(r->last_position.value());
-    s->mutable_position()->set_prepare_position(r->last_position.value());
-  } else {
-    s->mutable_no_position();
-  }
+  FillSuccess(*r, resp->mutable_success());
   return grpc::Status::OK;
 }
 
@@ -353,26 +342,27 @@ grpc::Status DeleteError(const Error& e, grpc::ServerContext* ctx, const Req& re
 }
 }  // namespace
 
-grpc::Status StreamsService::Delete(grpc::ServerContext* ctx, const pb::DeleteReq* req,
-                                    pb::DeleteResp* resp) {
-  const auto& o = req->options();
+// Delete and Tombstone differ only in the kind of deletion.
+template <class Req, class Resp>
+grpc::Status StreamsService::DeleteStream(grpc::ServerContext* ctx, const Req& req, Resp* resp,
+                                          bool tombstone) {
+  const auto& o = req.options();
   const std::string stream = o.stream_identifier().stream_name();
-  auto r = store_->Delete({stream, ExpectedFrom(o), false});
-  if (!r) return DeleteError(r.error(), ctx, *req, stream);
+  auto r = store_->Delete({stream, ExpectedFrom(o), tombstone});
+  if (!r) return DeleteError(r.error(), ctx, req, stream);
   resp->mutable_position()->set_commit_position(r->position.value());
   resp->mutable_position()->set_prepare_position(r->position.value());
   return grpc::Status::OK;
 }
 
+grpc::Status StreamsService::Delete(grpc::ServerContext* ctx, const pb::DeleteReq* req,
+                                    pb::DeleteResp* resp) {
+  return DeleteStream(ctx, *req, resp, /*tombstone=*/false);
+}
+
 grpc::Status StreamsService::Tombstone(grpc::ServerContext* ctx, const pb::TombstoneReq* req,
                                        pb::TombstoneResp* resp) {
-  const auto& o = req->options();
-  const std::string stream = o.stream_identifier().stream_name();
-  auto r = store_->Delete({stream, ExpectedFrom(o), true});
-  if (!r) return DeleteError(r.error(), ctx, *req, stream);
-  resp->mutable_position()->set_commit_position(r->position.value());
-  resp->mutable_position()->set_prepare_position(r->position.value());
-  return grpc::Status::OK;
+  return DeleteStream(ctx, *req, resp, /*tombstone=*/true);
 }
 
 }  // namespace strata::server

@@ -41,6 +41,9 @@ class StreamsService final : public event_store::client::streams::Streams::Servi
                          const event_store::client::streams::ReadReq::Options& o,
                          grpc::ServerWriter<event_store::client::streams::ReadResp>* w);
 
+  template <class Req, class Resp>
+  grpc::Status DeleteStream(grpc::ServerContext* ctx, const Req& req, Resp* resp, bool tombstone);
+
   Store* store_;
 };
 

@@ -13,6 +13,7 @@
 #include "model/event.h"
 #include "model/expected_revision.h"
 #include "shared.pb.h"
+#include "storage/store.h"
 #include "streams.pb.h"
 
 namespace strata::server {
@@ -33,6 +34,22 @@ grpc::Status ToStatus(const Error& e, grpc::ServerContext* ctx, const std::strin
 
 // An INVALID_ARGUMENT for malformed requests, with a message saying what to send instead.
 grpc::Status BadRequest(const std::string& message);
+
+// Fills an append's Success (AppendResp.Success or BatchAppendResp.Success: same field names).
+template <class Success>
+void FillSuccess(const AppendResult& r, Success* s) {
+  if (r.stream_exists) {
+    s->set_current_revision(r.last_revision.value());
+  } else {
+    s->mutable_no_stream();
+  }
+  if (r.count > 0) {
+    s->mutable_position()->set_commit_position(r.last_position.value());
+    s->mutable_position()->set_prepare_position(r.last_position.value());
+  } else {
+    s->mutable_no_position();
+  }
+}
 
 template <class Options>
 ExpectedRevision ExpectedFrom(const Options& o) {
