@@ -38,5 +38,31 @@ echo "== 5. strata bench read (2M events, warm tier only)"
 echo "== 6. strata bench tail (append ack -> live subscriber)"
 "$STRATA" bench tail --data "$DATA" --rate 20000 --duration 5 --json 2>/dev/null | tee /dev/stderr | last_json >> "$OUT"
 
+echo "== 7. over gRPC: strata serve on loopback, driven by strata bench --server (BatchAppend)"
+SERVE_DIR="$DATA/serve"
+rm -rf "$SERVE_DIR"
+"$STRATA" serve --data "$SERVE_DIR" --grpc-port 0 --http-port 0 > "$DATA/serve.out" 2>&1 &
+SERVE_PID=$!
+trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "on 127.0.0.1:" "$DATA/serve.out" && break; sleep 0.1; done
+PORT=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$DATA/serve.out" | head -1)
+echo "   server on 127.0.0.1:$PORT (in-process median above: $MAX events/s)"
+for i in $(seq "$RUNS"); do
+  "$STRATA" bench ingest --server "127.0.0.1:$PORT" --connections 2 --duration 10 --json 2>/dev/null \
+    | tee /dev/stderr | last_json | sed 's/"bench":"ingest"/"bench":"grpc-ingest"/' >> "$OUT"
+done
+GMAX=$(grep '"bench":"grpc-ingest"' "$OUT" | python3 -c 'import sys,json,statistics; print(int(statistics.median(json.loads(l)["events_per_sec"] for l in sys.stdin)))')
+echo "== 7b. over gRPC at 80% of its median maximum ($((GMAX * 8 / 10)) events/s)"
+"$STRATA" bench ingest --server "127.0.0.1:$PORT" --connections 2 --duration 10 --rate $((GMAX * 8 / 10)) --json 2>/dev/null \
+  | tee /dev/stderr | last_json | sed 's/"bench":"ingest"/"bench":"grpc-ingest-80"/' >> "$OUT"
+echo "== 7c. over gRPC: append ack -> live \$all subscriber, both through the server"
+"$STRATA" bench tail --server "127.0.0.1:$PORT" --rate 20000 --duration 5 --json 2>/dev/null \
+  | tee /dev/stderr | last_json | sed 's/"bench":"tail"/"bench":"grpc-tail"/' >> "$OUT"
+echo "== 7d. the official Node client alone against the server (its own throughput and CPU)"
+if [ ! -d tests/compat/node_modules ]; then (cd tests/compat && npm ci --silent); fi
+node tests/compat/bench-ingest.mjs "127.0.0.1:$PORT" 10 512 | last_json >> "$OUT"
+kill -TERM $SERVE_PID; wait $SERVE_PID || true
+trap - EXIT
+
 echo "== summary ($OUT)"
 cat "$OUT"

@@ -40,8 +40,19 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "invalid-config";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kMissingMetadata:
+      return "missing-required-metadata-property";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
+}
+
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
+  for (uint16_t c = 1; c <= static_cast<uint16_t>(ErrorCode::kUnavailable); ++c) {
+    if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) return static_cast<ErrorCode>(c);
+  }
+  return std::nullopt;
 }
 
 std::string Error::ToString() const {

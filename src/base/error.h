@@ -39,10 +39,14 @@ enum class ErrorCode : uint16_t {
   kAppendTooLarge = 16,  // the whole append is over the per-append limit
   kInvalidConfig = 17,   // a configuration value is out of range or inconsistent
   kInternal = 18,
+  kMissingMetadata = 19,  // an event lacks a required metadata key (type, content-type)
+  kUnavailable = 20,      // the server cannot be reached (client side)
 };
 
 // A stable, lower-case, dash-separated name for each code ("wrong-expected-revision").
 std::string_view ErrorCodeName(ErrorCode code);
+// The inverse of ErrorCodeName; nullopt for a name no code has.
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name);
 
 class Error {
  public:

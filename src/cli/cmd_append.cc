@@ -71,9 +71,7 @@ int Run(const AppendFlags& f) {
     }
     req.events.push_back(std::move(e));
   }
-  auto options = f.store.ToOptions();
-  if (!options) return ReportError(options.error());
-  auto store = OpenOrReport(*options);
+  auto store = OpenStoreOrReport(f.store, true);
   if (!store) return 1;
   auto r = store->Append(std::move(req));
   if (!r) return ReportError(r.error());

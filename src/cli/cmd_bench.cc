@@ -33,6 +33,9 @@ struct BenchFlags {
   double burst_after = 0;
   uint64_t events = 2'000'000;  // read bench: events to load
   bool keep = false, json = false;
+  // Stream names are "<prefix>-N"; against a server each run gets its own prefix, so a rerun
+  // does not start on streams an earlier run left at other revisions.
+  std::string prefix = "bench";
 };
 
 // A fresh directory for the run under --data, removed afterwards unless --keep.
@@ -42,6 +45,25 @@ std::string RunDir(const BenchFlags& f, const char* what) {
       fmt::format("bench-{}-{}", what, std::chrono::system_clock::now().time_since_epoch().count());
   fs::create_directories(dir);
   return dir.string();
+}
+
+// The store a benchmark runs on: the server of --server (its own data, left as it is), or a
+// fresh store in a new directory under --data (*dir, removed afterwards unless --keep).
+std::unique_ptr<Store> OpenBenchStore(const BenchFlags& f, const char* what, std::string* dir) {
+  if (!f.store.server.empty()) return OpenStoreOrReport(f.store, false);
+  auto options = f.store.ToOptions();
+  if (!options) {
+    ReportError(options.error());
+    return nullptr;
+  }
+  options->data_dir = *dir = RunDir(f, what);
+  return OpenOrReport(*options);
+}
+
+void CloseBenchStore(const BenchFlags& f, std::unique_ptr<Store> store, const std::string& dir) {
+  IgnoreError(store->Close());
+  store.reset();
+  if (!f.keep && !dir.empty()) fs::remove_all(dir);
 }
 
 struct IngestResult {
@@ -58,7 +80,7 @@ class Producer {
   Producer(Store* store, const BenchFlags& f, uint32_t id)
       : store_(store), f_(f), id_(id), payload_(f.event_size, 'x') {
     for (uint32_t s = id; s < f.streams; s += f.producers) {
-      streams_.push_back({fmt::format("bench-{}", s), -1});
+      streams_.push_back({fmt::format("{}-{}", f.prefix, s), -1});
     }
   }
 
@@ -245,19 +267,22 @@ IngestResult RunIngest(Store* store, const BenchFlags& f, bool progress) {
 }
 
 int Ingest(BenchFlags& f) {
-  auto options = f.store.ToOptions();
-  if (!options) return ReportError(options.error());
-  options->data_dir = RunDir(f, "ingest");
-  auto store = OpenOrReport(*options);
-  if (!store) return 1;
-  if (!f.json || true) {
-    std::cerr << fmt::format(
-        "bench ingest: {} producers x {} in flight, {} streams, {}-byte events, {} per append, "
-        "durability={}, {} shards, {}{}s (+{}s warm-up)\n",
-        f.producers, f.inflight, f.streams, f.event_size, f.events_per_append, f.store.durability,
-        options->shards ? options->shards : 4,
-        f.rate > 0 ? "rate " + Thousands(f.rate) + " events/s, " : "", f.duration, f.warmup);
+  if (!f.store.server.empty()) {
+    f.prefix = fmt::format("bench{}", std::chrono::system_clock::now().time_since_epoch().count() /
+                                          1000000 % 100000000);
   }
+  std::string dir;
+  auto store = OpenBenchStore(f, "ingest", &dir);
+  if (!store) return 1;
+  std::cerr << fmt::format(
+      "bench ingest: {} producers x {} in flight, {} streams, {}-byte events, {} per append, "
+      "{}, {}{}s (+{}s warm-up)\n",
+      f.producers, f.inflight, f.streams, f.event_size, f.events_per_append,
+      f.store.server.empty() ? fmt::format("in-process, durability={}, {} shards",
+                                           f.store.durability, f.store.shards ? f.store.shards : 4)
+                             : fmt::format("over gRPC to {} (BatchAppend, {} connections)",
+                                           f.store.server, f.store.connections),
+      f.rate > 0 ? "rate " + Thousands(f.rate) + " events/s, " : "", f.duration, f.warmup);
   IngestResult r = RunIngest(store.get(), f, true);
   Rss rss = ReadRss();
   auto st = store->Stats();
@@ -267,9 +292,7 @@ int Ingest(BenchFlags& f) {
     appends += s.appends;
     stall += s.write_stall_micros;
   }
-  IgnoreError(store->Close());
-  store.reset();
-  if (!f.keep) fs::remove_all(options->data_dir);
+  CloseBenchStore(f, std::move(store), dir);
   std::cout << fmt::format(
       "ingest: {} events/s ({} events in {}s), append latency (call -> ack) p50 {:.2f} ms  p99 "
       "{:.2f} ms  p99.9 {:.2f} ms  max {:.2f} ms; {} appends per group commit; errors {}; rss {} "
@@ -300,6 +323,8 @@ int Ingest(BenchFlags& f) {
                         {"event_size", f.event_size},
                         {"events_per_append", f.events_per_append},
                         {"durability", f.store.durability},
+                        {"server", f.store.server},
+                        {"connections", f.store.connections},
                         {"rate", f.rate},
                         {"appends_per_group", groups ? appends / groups : 0},
                         {"rss_bytes", rss.current},
@@ -341,6 +366,11 @@ void Load(Store* store, const BenchFlags& f) {
 }
 
 int Read(BenchFlags& f) {
+  if (!f.store.server.empty()) {
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "bench read loads and scans its own fresh store; run it without "
+                             "--server"));
+  }
   auto options = f.store.ToOptions();
   if (!options) return ReportError(options.error());
   options->data_dir = RunDir(f, "read");
@@ -424,10 +454,8 @@ int Read(BenchFlags& f) {
 
 // Tail latency: time from an append's acknowledgement to a live $all subscriber receiving it.
 int Tail(BenchFlags& f) {
-  auto options = f.store.ToOptions();
-  if (!options) return ReportError(options.error());
-  options->data_dir = RunDir(f, "tail");
-  auto store = OpenOrReport(*options);
+  std::string dir;
+  auto store = OpenBenchStore(f, "tail", &dir);
   if (!store) return 1;
   const uint64_t total = static_cast<uint64_t>((f.rate > 0 ? f.rate : 20000) * f.duration);
   std::vector<std::atomic<int64_t>> acked(total + 2), delivered(total + 2);
@@ -510,9 +538,7 @@ int Tail(BenchFlags& f) {
                      .dump()
               << "\n";
   }
-  IgnoreError(store->Close());
-  store.reset();
-  if (!f.keep) fs::remove_all(options->data_dir);
+  CloseBenchStore(f, std::move(store), dir);
   return missing == 0 ? 0 : 1;
 }
 

@@ -19,10 +19,7 @@ struct ReadFlags {
 };
 
 int Run(ReadFlags& f) {
-  auto options = f.store.ToOptions();
-  if (!options) return ReportError(options.error());
-  options->create_if_missing = false;
-  auto store = OpenOrReport(*options);
+  auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
   auto print = [&](const RecordedEvent& e) {
     std::cout << (f.json ? EventToJson(e) : EventToLine(e)) << "\n";

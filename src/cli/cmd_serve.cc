@@ -32,6 +32,7 @@ int Run(ServeFlags& f) {
   server::GrpcOptions go;
   go.host = f.host;
   go.port = f.grpc_port;
+  go.data_dir = options->data_dir;
   auto srv = server::GrpcServer::Start(store.get(), go);
   if (!srv) return ReportError(srv.error());
   auto http = server::HttpServer::Start(store.get(), f.host, f.http_port);

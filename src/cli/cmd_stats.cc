@@ -15,15 +15,25 @@ struct StatsFlags {
 };
 
 int Run(StatsFlags& f) {
-  auto options = f.store.ToOptions();
-  if (!options) return ReportError(options.error());
-  options->create_if_missing = false;
-  auto store = OpenOrReport(*options);
+  auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
   StoreStats s = store->Stats();
+  if (s.shards.empty()) return ReportError(Error(ErrorCode::kUnavailable, "no figures came back"));
+  const std::string where = f.store.server.empty() ? f.store.data_dir : f.store.server;
+  auto bound_ms = [&](double q) {
+    uint64_t us = s.append_latency.QuantileBoundUs(q);
+    return us == UINT64_MAX ? std::string("> 2.5 s") : fmt::format("<= {} ms", us / 1000.0);
+  };
   if (f.json) {
     nlohmann::json j;
     j["watermark"] = s.watermark.value();
+    j["appended_events"] = s.appended_events;
+    j["appended_bytes"] = s.appended_bytes;
+    j["append_latency_count"] = s.append_latency.count;
+    j["append_latency_p50_bound_us"] = s.append_latency.QuantileBoundUs(0.5);
+    j["append_latency_p99_bound_us"] = s.append_latency.QuantileBoundUs(0.99);
+    j["subscriptions"] = s.subscriptions;
+    j["subscription_lag_max"] = s.subscription_lag_max;
     for (const auto& sh : s.shards) {
       j["shards"].push_back({{"shard", sh.shard},
                              {"events", sh.events},
@@ -43,7 +53,17 @@ int Run(StatsFlags& f) {
     std::cout << j.dump() << "\n";
     return 0;
   }
-  std::cout << "store " << options->data_dir << ": next position " << s.watermark.value() << "\n";
+  std::cout << "store " << where << ": next position " << s.watermark.value() << "\n";
+  if (s.append_latency.count > 0) {
+    std::cout << fmt::format(
+        "appended since open: {} events, {} bytes; append latency p50 {}, "
+        "p99 {}\n",
+        s.appended_events, s.appended_bytes, bound_ms(0.5), bound_ms(0.99));
+  }
+  if (s.subscriptions > 0) {
+    std::cout << fmt::format("subscriptions: {} live, furthest behind by {} positions\n",
+                             s.subscriptions, s.subscription_lag_max);
+  }
   std::cout << fmt::format(
       "{:>5} {:>11} {:>9} {:>12} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>8}\n", "shard",
       "events~", "streams~", "bytes~", "last pos", "indexed to", "idx entries", "runs", "memtables",
@@ -65,6 +85,8 @@ void RegisterStats(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<StatsFlags>();
   auto* cmd = app.add_subcommand("stats",
                                  "Per-shard figures: events, bytes, RocksDB compaction and stalls");
+  cmd->footer(
+      "Examples:\n  strata stats --data ./data\n  strata stats --server 127.0.0.1:2113 --json");
   f->store.Register(cmd);
   cmd->add_flag("--json", f->json, "Print one JSON object");
   cmd->callback([f, &exit_code] { exit_code = Run(*f); });

@@ -50,9 +50,7 @@ class PrintHandler : public SubscriptionHandler {
 };
 
 int Run(TailFlags& f) {
-  auto options = f.store.ToOptions();
-  if (!options) return ReportError(options.error());
-  auto store = OpenOrReport(*options);
+  auto store = OpenStoreOrReport(f.store, true);
   if (!store) return 1;
   SubscribeRequest req;
   req.all = f.stream == kAllStreamName;
@@ -86,9 +84,10 @@ void RegisterTail(CLI::App& app, int& exit_code) {
   auto* cmd =
       app.add_subcommand("tail", "Subscribe to a stream or $all and print events as they arrive");
   cmd->footer(
-      "Note: the store's data directory is locked by one process; tail a store that a\n"
-      "server owns with --server (issue 3). Examples:\n"
-      "  strata tail '$all' --from-start\n  strata tail order-1 --after 4");
+      "A data directory is locked by the process that has it open; follow a store that a\n"
+      "server owns with --server HOST:PORT. Examples:\n"
+      "  strata tail '$all' --from-start\n  strata tail order-1 --after 4\n"
+      "  strata tail '$all' --server 127.0.0.1:2113");
   f->store.Register(cmd);
   cmd->add_option("stream", f->stream, "Stream name, or $all")->required();
   cmd->add_flag("--from-start", f->from_start, "Deliver history first (default: only new events)");

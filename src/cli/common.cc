@@ -6,6 +6,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "client/remote_store.h"
+
 namespace strata::cli {
 
 void StoreFlags::Register(CLI::App* cmd) {
@@ -14,6 +16,12 @@ void StoreFlags::Register(CLI::App* cmd) {
   cmd->add_option("--config",
                   "TOML file whose keys are this command's long flag names "
                   "(data = \"./data\"); flags on the command line override it");
+  cmd->add_option("--server", server,
+                  "HOST:PORT of a running 'strata serve' to work against instead of --data "
+                  "(e.g. 127.0.0.1:2113)");
+  cmd->add_option("--connections", connections,
+                  "With --server: TCP connections to spread appends over")
+      ->capture_default_str();
   cmd->add_option("--shards", shards,
                   "Shards for a new store (default 4); an existing store keeps its own");
   cmd->add_option("--durability", durability,
@@ -66,6 +74,27 @@ std::unique_ptr<Store> OpenOrReport(const StoreOptions& options) {
   return std::move(*store);
 }
 
+std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create) {
+  if (!flags.server.empty()) {
+    client::RemoteOptions ro;
+    ro.target = flags.server;
+    ro.connections = flags.connections;
+    auto remote = client::ConnectStore(ro);
+    if (!remote) {
+      ReportError(remote.error());
+      return nullptr;
+    }
+    return std::move(*remote);
+  }
+  auto options = flags.ToOptions();
+  if (!options) {
+    ReportError(options.error());
+    return nullptr;
+  }
+  options->create_if_missing = create;
+  return OpenOrReport(*options);
+}
+
 int ReportError(const Error& e) {
   std::cerr << "strata: " << e.ToString() << "\n";
   switch (e.code()) {
@@ -77,6 +106,7 @@ int ReportError(const Error& e) {
     case ErrorCode::kInvalidConfig:
     case ErrorCode::kEventTooLarge:
     case ErrorCode::kAppendTooLarge:
+    case ErrorCode::kMissingMetadata:
       return 2;
     default:
       return 1;

@@ -21,6 +21,9 @@ struct StoreFlags {
   size_t block_cache_mb = 256;
   size_t ring_mb = 128;
   double idempotency_hours = 7 * 24;
+  // Work against a running `strata serve` instead of a data directory.
+  std::string server;
+  uint32_t connections = 1;
 
   void Register(CLI::App* cmd);
   // Options from the flags; kInvalidConfig for a bad value.
@@ -29,6 +32,9 @@ struct StoreFlags {
 
 // Opens the store or prints the error and returns nullptr.
 std::unique_ptr<Store> OpenOrReport(const StoreOptions& options);
+// The store the flags name: the server of --server, else the data directory of --data (created
+// only if `create`). Prints the error and returns nullptr on failure.
+std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create);
 
 // Prints "strata: <code>: <message>" to stderr; returns the exit code for it.
 int ReportError(const Error& e);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/histogram.h"
 #include "model/event.h"
 #include "model/expected_revision.h"
 #include "model/record.h"
@@ -170,6 +171,15 @@ struct StoreStats {
   uint64_t ring_hits = 0;
   uint64_t ring_misses = 0;
   uint64_t ring_bytes = 0;
+  // Since open: appends acknowledged with new events (not deduplicated), their events and
+  // payload bytes, and the time from AppendAsync to the acknowledgement of each.
+  uint64_t appended_events = 0;
+  uint64_t appended_bytes = 0;
+  LatencyHistogram::Snapshot append_latency;
+  // Live subscriptions and how far behind the watermark they are, in positions.
+  uint64_t subscriptions = 0;
+  uint64_t subscription_lag_max = 0;
+  uint64_t subscription_lag_sum = 0;
   std::vector<ShardStats> shards;
 };
 

@@ -314,10 +314,19 @@ void StoreImpl::AppendAsync(AppendRequest request, AppendCallback done) {
   if (closing()) return done(Error(ErrorCode::kStoreClosed, "the store is closed"));
   if (auto st = ValidateAppend(request); !st) return done(st.error());
   ShardOp op;
-  op.bytes = 64;
-  for (const auto& e : request.events) op.bytes += e.PayloadBytes() + 64;
+  uint64_t payload = 0;
+  for (const auto& e : request.events) payload += e.PayloadBytes();
+  op.bytes = 64 + payload + 64 * request.events.size();
   op.request = std::move(request);
-  op.done = std::move(done);
+  op.done = [this, payload, start = std::chrono::steady_clock::now(),
+             done = std::move(done)](Result<AppendResult> r) {
+    if (r && !r->deduplicated && r->count > 0) {
+      append_latency_.Record(std::chrono::steady_clock::now() - start);
+      appended_events_.fetch_add(r->count, std::memory_order_relaxed);
+      appended_bytes_.fetch_add(payload, std::memory_order_relaxed);
+    }
+    done(std::move(r));
+  };
   ShardFor(op.request.stream).Submit(std::move(op));
 }
 
@@ -474,6 +483,20 @@ StoreStats StoreImpl::Stats() {
   s.ring_hits = ring_->hits();
   s.ring_misses = ring_->misses();
   s.ring_bytes = ring_->arena_bytes();
+  s.appended_events = appended_events_.load(std::memory_order_relaxed);
+  s.appended_bytes = appended_bytes_.load(std::memory_order_relaxed);
+  s.append_latency = append_latency_.Read();
+  {
+    std::lock_guard lock(subs_mu_);
+    s.subscriptions = subs_.size();
+    const uint64_t last = s.watermark.value() > 0 ? s.watermark.value() - 1 : 0;
+    for (const SubscriptionImpl* sub : subs_) {
+      const uint64_t p = SubscriptionPosition(sub);
+      const uint64_t lag = last > p ? last - p : 0;
+      s.subscription_lag_max = std::max(s.subscription_lag_max, lag);
+      s.subscription_lag_sum += lag;
+    }
+  }
   for (auto& sh : shards_) s.shards.push_back(sh->Stats());
   return s;
 }

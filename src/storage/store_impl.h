@@ -18,6 +18,8 @@
 namespace strata::storage {
 
 class SubscriptionImpl;
+// The last $all position a subscription has delivered or examined (for lag metrics).
+uint64_t SubscriptionPosition(const SubscriptionImpl* s);
 
 // A compiled AllFilter.
 class FilterMatcher {
@@ -74,6 +76,9 @@ class StoreImpl : public Store {
   std::mutex subs_mu_;
   std::condition_variable subs_cv_;
   std::set<SubscriptionImpl*> subs_;  // GUARDED_BY(subs_mu_)
+
+  LatencyHistogram append_latency_;
+  std::atomic<uint64_t> appended_events_{0}, appended_bytes_{0};
 
   std::thread async_sync_;
   std::mutex async_mu_;

@@ -66,6 +66,8 @@ class SubscriptionImpl : public Subscription {
               bool checkpoints) {
     bool caught_up = !send_caught_up;
     uint64_t since_checkpoint = 0;
+    // Everything before p is behind us (for lag metrics), even where nothing matched.
+    if (p > 0) position_.store(p - 1, std::memory_order_relaxed);
     while (!Stopped()) {
       const uint64_t w = store_->Watermark().value();
       if (p < w) {
@@ -92,6 +94,7 @@ class SubscriptionImpl : public Subscription {
           return OkStatus();
         }
         if (p < to) p = to;  // holes left by a crash are skipped
+        if (!Stopped()) position_.store(p - 1, std::memory_order_relaxed);
         continue;
       }
       if (!caught_up) {
@@ -180,6 +183,8 @@ class SubscriptionImpl : public Subscription {
   std::atomic<uint64_t> position_{0};
   bool tombstoned_ = false;
 };
+
+uint64_t SubscriptionPosition(const SubscriptionImpl* s) { return s->position().value(); }
 
 Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(
     SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) {

@@ -3,10 +3,41 @@
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "base/error.h"
+#include "base/histogram.h"
 #include "base/uuid.h"
 
 namespace strata {
 namespace {
+
+TEST(LatencyHistogram, BucketsAreUpperInclusiveAndSumIsInMicroseconds) {
+  LatencyHistogram h;
+  using std::chrono::microseconds;
+  h.Record(microseconds(50));         // bucket 0 (<= 50 us)
+  h.Record(microseconds(51));         // bucket 1 (<= 100 us)
+  h.Record(microseconds(10000));      // <= 10 ms
+  h.Record(std::chrono::seconds(9));  // +Inf
+  auto s = h.Read();
+  EXPECT_EQ(s.count, 4u);
+  EXPECT_EQ(s.counts[0], 1u);
+  EXPECT_EQ(s.counts[1], 1u);
+  EXPECT_EQ(s.counts[7], 1u);  // kBoundsUs[7] == 10000
+  EXPECT_EQ(s.counts[LatencyHistogram::kBuckets - 1], 1u);
+  EXPECT_EQ(s.sum_us, 50u + 51u + 10000u + 9000000u);
+  EXPECT_EQ(s.QuantileBoundUs(0.0), 50u);
+  EXPECT_EQ(s.QuantileBoundUs(0.5), 100u);
+  EXPECT_EQ(s.QuantileBoundUs(0.7), 10000u);
+  EXPECT_EQ(s.QuantileBoundUs(1.0), UINT64_MAX);
+  EXPECT_EQ(LatencyHistogram().Read().QuantileBoundUs(0.5), 0u);
+}
+
+TEST(ErrorCodes, NamesRoundTrip) {
+  for (uint16_t c = 1; c <= static_cast<uint16_t>(ErrorCode::kUnavailable); ++c) {
+    auto code = static_cast<ErrorCode>(c);
+    EXPECT_NE(ErrorCodeName(code), "unknown") << c;
+    EXPECT_EQ(ErrorCodeFromName(ErrorCodeName(code)), code) << c;
+  }
+  EXPECT_EQ(ErrorCodeFromName("no-such-error"), std::nullopt);
+}
 
 TEST(Crc32c, MatchesKnownVectors) {
   // RFC 3720 B.4 test vectors and the classic check value.

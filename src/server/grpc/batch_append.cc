@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "server/grpc/streams_service.h"
@@ -16,22 +15,6 @@ namespace pb = event_store::client::streams;
 
 namespace {
 using Options = pb::BatchAppendReq::Options;
-
-// Responses waiting for the call's writer thread.
-struct Outbox {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<pb::BatchAppendResp> queue;  // GUARDED_BY(mu)
-  size_t outstanding = 0;                 // appends not yet answered, GUARDED_BY(mu)
-  bool reading_done = false;              // GUARDED_BY(mu)
-
-  void Push(pb::BatchAppendResp r, bool completes_append) {
-    std::lock_guard l(mu);
-    queue.push_back(std::move(r));
-    if (completes_append) --outstanding;
-    cv.notify_all();
-  }
-};
 
 ExpectedRevision ExpectedOf(const Options& o) {
   switch (o.expected_stream_position_case()) {
@@ -138,7 +121,8 @@ void SetError(const Error& e, const Options& o, pb::BatchAppendResp* r) {
     default: {
       bool bad_input =
           e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kInvalidStreamName ||
-          e.code() == ErrorCode::kInvalidEventId || e.code() == ErrorCode::kIdempotencyConflict;
+          e.code() == ErrorCode::kInvalidEventId || e.code() == ErrorCode::kIdempotencyConflict ||
+          e.code() == ErrorCode::kMissingMetadata;
       st->set_code(bad_input ? google::rpc::INVALID_ARGUMENT : google::rpc::INTERNAL);
       event_store::client::BadRequest b;
       b.set_message(e.ToString());
@@ -153,98 +137,158 @@ struct PendingAppend {
   Options options;
   AppendRequest request;
   std::optional<Error> error;  // a chunk was malformed: answer with it at is_final
+  size_t bytes = 0;            // payload buffered so far
 };
-}  // namespace
+// More than the store accepts in one append (StoreOptions::max_append_bytes is at most this).
+constexpr size_t kMaxPendingBytes = 64u << 20;
+// Appends begun (options sent) but not finished (no is_final yet) on one call.
+constexpr size_t kMaxUnfinished = 4096;
 
-grpc::Status StreamsService::BatchAppend(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<pb::BatchAppendResp, pb::BatchAppendReq>* stream) {
-  spdlog::debug("BatchAppend call from {}", ctx->peer());
-  auto outbox = std::make_shared<Outbox>();
-  std::thread writer([&, outbox] {
-    std::unique_lock l(outbox->mu);
-    while (true) {
-      outbox->cv.wait_for(l, std::chrono::milliseconds(100), [&] {
-        return !outbox->queue.empty() || (outbox->reading_done && outbox->outstanding == 0);
-      });
-      while (!outbox->queue.empty()) {
-        auto r = std::move(outbox->queue.front());
-        outbox->queue.pop_front();
-        l.unlock();
-        stream->Write(r);  // false: the client is gone; keep draining so appends complete
-        l.lock();
-      }
-      if (outbox->reading_done && outbox->outstanding == 0) return;
+// One BatchAppend call, driven by gRPC's callback API: no thread of its own. Reads run one at a
+// time (OnReadDone starts the next); each finished append goes to the store asynchronously and
+// its acknowledgement is queued for writing, so a slow client never blocks a shard writer.
+// The call finishes once the client has half-closed (or gone) and every append it started has
+// been answered; only then is the reactor deleted, so no store callback outlives it.
+class BatchAppendReactor final
+    : public grpc::ServerBidiReactor<pb::BatchAppendReq, pb::BatchAppendResp> {
+ public:
+  BatchAppendReactor(Store* store, grpc::CallbackServerContext* ctx) : store_(store) {
+    spdlog::debug("BatchAppend call from {}", ctx->peer());
+    StartRead(&req_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard l(mu_);
+      reading_done_ = true;
+      MaybeFinishLocked();
+      return;
     }
-  });
+    if (auto st = Consume(); !st.ok()) {
+      std::lock_guard l(mu_);
+      reading_done_ = true;
+      end_ = st;
+      MaybeFinishLocked();
+      return;
+    }
+    StartRead(&req_);
+  }
 
-  std::unordered_map<std::string, PendingAppend> pending;
-  pb::BatchAppendReq req;
-  while (stream->Read(&req)) {
-    std::string key = req.correlation_id().SerializeAsString();
-    auto& p = pending[key];
-    if (req.has_options()) {
-      p.correlation = req.correlation_id();
-      p.options = req.options();
+  void OnWriteDone(bool ok) override {
+    std::lock_guard l(mu_);
+    queue_.pop_front();  // written, or the client is gone: drop it either way
+    if (!queue_.empty()) {
+      StartNextWriteLocked();
+    } else {
+      writing_ = false;
+      MaybeFinishLocked();
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // Takes one request message; a non-OK status ends the call.
+  grpc::Status Consume() {
+    std::string key = req_.correlation_id().SerializeAsString();
+    if (pending_.size() >= kMaxUnfinished && !pending_.contains(key)) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "more than " + std::to_string(kMaxUnfinished) +
+                              " appends without is_final on one BatchAppend call; finish them");
+    }
+    auto& p = pending_[key];
+    if (req_.has_options()) {
+      p.correlation = req_.correlation_id();
+      p.options = req_.options();
       p.request.stream = p.options.stream_identifier().stream_name();
       p.request.expected = ExpectedOf(p.options);
       p.request.deadline = DeadlineOf(p.options);
     }
-    for (const auto& pm : req.proposed_messages()) {
+    for (const auto& pm : req_.proposed_messages()) {
       if (p.error) break;
-      auto type = pm.metadata().find("type");
-      auto content_type = pm.metadata().find("content-type");
-      if (type == pm.metadata().end() || content_type == pm.metadata().end()) {
-        p.error = Error(ErrorCode::kInvalidArgument,
-                        "every event needs the metadata keys 'type' and 'content-type'");
+      auto e = wire::EventFromProposed(pm);
+      if (!e) {
+        p.error = e.error();
         break;
       }
-      auto id = FromWire(pm.id());
-      if (!id) {
-        p.error = id.error();
+      p.bytes += e->PayloadBytes();
+      if (p.bytes > kMaxPendingBytes) {
+        // The store would refuse it anyway; stop buffering so one client cannot exhaust memory.
+        p.error = Error(ErrorCode::kAppendTooLarge, "the append is over " +
+                                                        std::to_string(kMaxPendingBytes >> 20) +
+                                                        " MiB; split it into several appends");
+        p.request.events.clear();
         break;
       }
-      EventData e;
-      e.event_id = *id;
-      e.type = type->second;
-      e.content_type = content_type->second;
-      e.metadata = pm.custom_metadata();
-      e.data = pm.data();
-      p.request.events.push_back(std::move(e));
+      p.request.events.push_back(std::move(*e));
     }
-    if (!req.is_final()) continue;
+    if (!req_.is_final()) return grpc::Status::OK;
     PendingAppend done = std::move(p);
-    pending.erase(key);
+    pending_.erase(key);
     {
-      std::lock_guard l(outbox->mu);
-      ++outbox->outstanding;
+      std::lock_guard l(mu_);
+      ++outstanding_;
     }
     if (done.error) {
       auto r = Skeleton(done.correlation, done.options);
       SetError(*done.error, done.options, &r);
-      outbox->Push(std::move(r), true);
-      continue;
+      Answer(std::move(r));
+      return grpc::Status::OK;
     }
-    auto correlation = done.correlation;
-    auto options = done.options;
+    auto correlation = std::move(done.correlation);
+    auto options = std::move(done.options);
     store_->AppendAsync(std::move(done.request),
-                        [outbox, correlation, options](Result<AppendResult> result) {
+                        [this, correlation = std::move(correlation),
+                         options = std::move(options)](Result<AppendResult> result) {
                           auto r = Skeleton(correlation, options);
                           if (!result) {
                             SetError(result.error(), options, &r);
                           } else {
                             FillSuccess(*result, r.mutable_success());
                           }
-                          outbox->Push(std::move(r), true);
+                          Answer(std::move(r));
                         });
+    return grpc::Status::OK;
   }
-  {
-    std::lock_guard l(outbox->mu);
-    outbox->reading_done = true;
-    outbox->cv.notify_all();
+
+  // Queues one append's response (from a store callback or the reading path).
+  void Answer(pb::BatchAppendResp r) {
+    std::lock_guard l(mu_);
+    --outstanding_;
+    queue_.push_back(std::move(r));
+    if (!writing_) {
+      writing_ = true;
+      StartNextWriteLocked();
+    }
   }
-  writer.join();
-  return grpc::Status::OK;
+
+  void StartNextWriteLocked() {
+    grpc::WriteOptions wo;
+    if (queue_.size() > 1) wo.set_buffer_hint();  // more follow: coalesce frames
+    StartWrite(&queue_.front(), wo);
+  }
+
+  void MaybeFinishLocked() {
+    if (reading_done_ && outstanding_ == 0 && !writing_ && !finished_) {
+      finished_ = true;
+      Finish(end_);
+    }
+  }
+
+  Store* store_;
+  pb::BatchAppendReq req_;                                  // the read in progress
+  std::unordered_map<std::string, PendingAppend> pending_;  // touched by the reading path only
+  std::mutex mu_;
+  std::deque<pb::BatchAppendResp> queue_;  // GUARDED_BY(mu_); front() is being written
+  size_t outstanding_ = 0;                 // GUARDED_BY(mu_): appends not yet answered
+  bool writing_ = false, reading_done_ = false, finished_ = false;  // GUARDED_BY(mu_)
+  grpc::Status end_ = grpc::Status::OK;                             // GUARDED_BY(mu_)
+};
+}  // namespace
+
+grpc::ServerBidiReactor<pb::BatchAppendReq, pb::BatchAppendResp>* StreamsService::BatchAppend(
+    grpc::CallbackServerContext* ctx) {
+  return new BatchAppendReactor(store_, ctx);
 }
 
 }  // namespace strata::server

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "gossip.grpc.pb.h"
+#include "server/grpc/admin_service.h"
 #include "server/grpc/streams_service.h"
 #include "server/grpc/wire.h"
 #include "serverfeatures.grpc.pb.h"
@@ -65,6 +66,7 @@ struct GrpcServer::Rep {
   std::unique_ptr<StreamsService> streams;
   std::unique_ptr<ServerFeaturesService> features;
   std::unique_ptr<GossipService> gossip;
+  std::unique_ptr<AdminService> admin;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
@@ -77,6 +79,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, const GrpcOp
   rep->streams = std::make_unique<StreamsService>(store);
   rep->features = std::make_unique<ServerFeaturesService>();
   rep->gossip = std::make_unique<GossipService>(o.host, &rep->port);
+  rep->admin = std::make_unique<AdminService>(store, o.data_dir);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::InsecureServerCredentials(),
                            &rep->port);
@@ -89,6 +92,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, const GrpcOp
   builder.RegisterService(rep->streams.get());
   builder.RegisterService(rep->features.get());
   builder.RegisterService(rep->gossip.get());
+  builder.RegisterService(rep->admin.get());
   rep->server = builder.BuildAndStart();
   if (!rep->server || rep->port == 0) {
     return Error(ErrorCode::kIoError, "cannot listen on " + o.host + ":" + std::to_string(o.port) +

@@ -1,4 +1,5 @@
-// GrpcServer: the KurrentDB v1 client API (Streams, ServerFeatures, Gossip) over a Store, on
+// GrpcServer: the KurrentDB v1 client API (Streams, ServerFeatures, Gossip) and Strata's own
+// strata.v1.Admin over a Store, on
 // HTTP/2 plaintext. Owns the gRPC server; the Store is borrowed and must outlive it.
 // Thread-safety: Start/Shutdown from one thread; calls run on gRPC's threads.
 #pragma once
@@ -15,6 +16,7 @@ struct GrpcOptions {
   std::string host = "127.0.0.1";
   int port = 2113;                       // 0: any free port (see GrpcServer::port())
   size_t max_message_bytes = 64u << 20;  // clients send up to 17 MiB messages
+  std::string data_dir;                  // reported by the admin service
 };
 
 class GrpcServer {

@@ -12,26 +12,9 @@ namespace strata::server {
 namespace pb = event_store::client::streams;
 using Options = pb::ReadReq::Options;
 
-namespace {
-AllFilter FilterFrom(const Options& o, uint32_t* checkpoint_every) {
-  AllFilter f;
-  *checkpoint_every = 1000;
-  if (o.filter_option_case() != Options::kFilter) return f;
-  const auto& fo = o.filter();
-  auto apply = [](const Options::FilterOptions::Expression& e, std::vector<std::string>* prefixes,
-                  std::string* regex) {
-    for (const auto& p : e.prefix()) prefixes->push_back(p);
-    *regex = e.regex();
-  };
-  if (fo.has_stream_identifier())
-    apply(fo.stream_identifier(), &f.stream_prefixes, &f.stream_regex);
-  if (fo.has_event_type()) apply(fo.event_type(), &f.type_prefixes, &f.type_regex);
-  uint32_t window = fo.window_case() == Options::FilterOptions::kMax ? fo.max() : 32;
-  uint32_t mult = fo.checkpointintervalmultiplier() ? fo.checkpointintervalmultiplier() : 1;
-  *checkpoint_every = std::max<uint32_t>(1, window * mult);
-  return f;
-}
+using wire::FilterFrom;
 
+namespace {
 bool StructuredIds(const Options& o) {
   return o.uuid_option().content_case() == Options::UUIDOption::kStructured;
 }
@@ -52,23 +35,9 @@ grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
     if (!msg.has_proposed_message()) {
       return BadRequest("after the options, every AppendReq must carry one proposed_message");
     }
-    const auto& pm = msg.proposed_message();
-    auto type = pm.metadata().find("type");
-    auto content_type = pm.metadata().find("content-type");
-    if (type == pm.metadata().end() || content_type == pm.metadata().end()) {
-      ctx->AddTrailingMetadata("exception", "missing-required-metadata-property");
-      ctx->AddTrailingMetadata("required-properties", "type, content-type");
-      return BadRequest("every event needs the metadata keys 'type' and 'content-type'");
-    }
-    auto id = FromWire(pm.id());
-    if (!id) return ToStatus(id.error(), ctx, req.stream);
-    EventData e;
-    e.event_id = *id;
-    e.type = type->second;
-    e.content_type = content_type->second;
-    e.metadata = pm.custom_metadata();
-    e.data = pm.data();
-    req.events.push_back(std::move(e));
+    auto e = wire::EventFromProposed(msg.proposed_message());
+    if (!e) return ToStatus(e.error(), ctx, req.stream);
+    req.events.push_back(std::move(*e));
   }
   // Read() ends the same way for a half-close and for a client that went away: only the former
   // is a complete request. A cancelled one writes nothing.
@@ -140,6 +109,12 @@ grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Opt
   }
   uint64_t remaining = o.count();
   const bool structured = StructuredIds(o);
+  // Compatibility level 1 (as KurrentDB): a forwards read whose first page is empty says where
+  // the stream's events really start; every successful read ends with the last revision.
+  const bool positions = o.control_option().compatibility() >= 1;
+  const uint64_t start = rr.from ? rr.from->value() : 0;
+  bool first_page = true;
+  std::optional<uint64_t> last_revision;
   while (remaining > 0 && !ctx->IsCancelled()) {
     rr.max_count = std::min<uint64_t>(remaining, 512);
     auto page = store_->ReadStream(rr);
@@ -152,6 +127,16 @@ grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Opt
       }
       return ToStatus(page.error(), ctx, stream);
     }
+    if (positions && first_page && !backwards && page->events.empty()) {
+      const uint64_t first = page->next ? page->next->value() : page->last_revision.value() + 1;
+      if (first != start) {
+        pb::ReadResp resp;
+        resp.set_first_stream_position(first);
+        if (!w->Write(resp)) return grpc::Status::OK;
+      }
+    }
+    first_page = false;
+    last_revision = page->last_revision.value();
     for (const auto& e : page->events) {
       pb::ReadResp resp;
       ToWire(e, structured, &resp);
@@ -160,6 +145,11 @@ grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Opt
     }
     if (page->end_of_stream || !page->next) break;
     rr.from = page->next;
+  }
+  if (positions && last_revision && !ctx->IsCancelled()) {
+    pb::ReadResp resp;
+    resp.set_last_stream_position(*last_revision);
+    w->Write(resp);
   }
   return grpc::Status::OK;
 }

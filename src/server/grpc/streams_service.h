@@ -8,7 +8,9 @@
 
 namespace strata::server {
 
-class StreamsService final : public event_store::client::streams::Streams::Service {
+class StreamsService final
+    : public event_store::client::streams::Streams::WithCallbackMethod_BatchAppend<
+          event_store::client::streams::Streams::Service> {
  public:
   explicit StreamsService(Store* store) : store_(store) {}
 
@@ -23,12 +25,12 @@ class StreamsService final : public event_store::client::streams::Streams::Servi
                          const event_store::client::streams::TombstoneReq* req,
                          event_store::client::streams::TombstoneResp* resp) override;
   // The long-lived call the official clients multiplex all appends over (by correlation id,
-  // in chunks ending with is_final). Acknowledgements are written by a per-call writer thread, so
-  // a slow client never blocks a shard writer.
-  grpc::Status BatchAppend(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<event_store::client::streams::BatchAppendResp,
-                               event_store::client::streams::BatchAppendReq>* stream) override;
+  // in chunks ending with is_final). Served with gRPC's callback API (batch_append.cc): no
+  // thread per call or per message; acknowledgements are queued, so a slow client never blocks
+  // a shard writer.
+  grpc::ServerBidiReactor<event_store::client::streams::BatchAppendReq,
+                          event_store::client::streams::BatchAppendResp>*
+  BatchAppend(grpc::CallbackServerContext* ctx) override;
 
  private:
   grpc::Status ReadStreamCount(grpc::ServerContext* ctx,

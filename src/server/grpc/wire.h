@@ -15,19 +15,9 @@
 #include "shared.pb.h"
 #include "storage/store.h"
 #include "streams.pb.h"
+#include "wire/convert.h"
 
 namespace strata::server {
-
-// Accepts both arms of the UUID oneof.
-Result<Uuid> FromWire(const event_store::client::UUID& id);
-void ToWire(const Uuid& id, bool structured, event_store::client::UUID* out);
-
-// `created` metadata: 100-ns ticks since the Unix epoch, as a decimal string.
-std::string CreatedTicks(int64_t recorded_us);
-
-// The event as a ReadResp.event (commit == prepare == position).
-void ToWire(const RecordedEvent& e, bool structured_ids,
-            event_store::client::streams::ReadResp* out);
 
 // A Strata error as the status (and trailers) KurrentDB would send for it.
 grpc::Status ToStatus(const Error& e, grpc::ServerContext* ctx, const std::string& stream = "");
@@ -51,18 +41,8 @@ void FillSuccess(const AppendResult& r, Success* s) {
   }
 }
 
-template <class Options>
-ExpectedRevision ExpectedFrom(const Options& o) {
-  switch (o.expected_stream_revision_case()) {
-    case Options::kRevision:
-      return ExpectedRevision::Exact(Revision(o.revision()));
-    case Options::kNoStream:
-      return ExpectedRevision::NoStream();
-    case Options::kStreamExists:
-      return ExpectedRevision::StreamExists();
-    default:
-      return ExpectedRevision::Any();
-  }
-}
+using wire::ExpectedFrom;
+using wire::FromWire;
+using wire::ToWire;
 
 }  // namespace strata::server

@@ -57,6 +57,34 @@ std::string PrometheusText(Store& store) {
          "Positions written by some shard but not yet visible to $all readers.");
   out += fmt::format("strata_watermark_lag {}\n",
                      last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
+  family("strata_appended_events_total", "counter",
+         "Events written by acknowledged appends (retries that were deduplicated not counted).");
+  out += fmt::format("strata_appended_events_total {}\n", s.appended_events);
+  family("strata_appended_bytes_total", "counter", "Payload bytes (data + metadata) appended.");
+  out += fmt::format("strata_appended_bytes_total {}\n", s.appended_bytes);
+  family("strata_append_latency_seconds", "histogram",
+         "From the engine receiving an append to its acknowledgement (durable as configured).");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    cumulative += s.append_latency.counts[i];
+    if (i < LatencyHistogram::kBoundsUs.size()) {
+      out += fmt::format("strata_append_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                         static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cumulative);
+    } else {
+      out += fmt::format("strata_append_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+    }
+  }
+  out += fmt::format("strata_append_latency_seconds_sum {}\n",
+                     static_cast<double>(s.append_latency.sum_us) / 1e6);
+  out += fmt::format("strata_append_latency_seconds_count {}\n", s.append_latency.count);
+  family("strata_subscriptions", "gauge", "Live catch-up/live subscriptions.");
+  out += fmt::format("strata_subscriptions {}\n", s.subscriptions);
+  family("strata_subscription_lag_max", "gauge",
+         "Largest number of $all positions any subscription is behind the watermark.");
+  out += fmt::format("strata_subscription_lag_max {}\n", s.subscription_lag_max);
+  family("strata_subscription_lag_sum", "gauge",
+         "Positions behind the watermark, summed over subscriptions (divide by the count).");
+  out += fmt::format("strata_subscription_lag_sum {}\n", s.subscription_lag_sum);
   family("strata_ring_hits_total", "counter", "Reads served from the hot ring.");
   out += fmt::format("strata_ring_hits_total {}\n", s.ring_hits);
   family("strata_ring_misses_total", "counter", "Reads that went past the hot ring.");

@@ -1,0 +1,29 @@
+// strata.v1.Admin: Strata's own admin calls (engine figures, tier status), next to the
+// KurrentDB services. Thread-safety: stateless apart from the borrowed Store.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "admin.grpc.pb.h"
+#include "storage/store.h"
+
+namespace strata::server {
+
+class AdminService final : public strata::v1::Admin::Service {
+ public:
+  AdminService(Store* store, std::string data_dir)
+      : store_(store), data_dir_(std::move(data_dir)) {}
+
+  grpc::Status GetStats(grpc::ServerContext*, const strata::v1::GetStatsRequest*,
+                        strata::v1::Stats* out) override;
+  grpc::Status GetTiers(grpc::ServerContext*, const strata::v1::GetTiersRequest*,
+                        strata::v1::Tiers* out) override;
+
+ private:
+  Store* store_;
+  std::string data_dir_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace strata::server

@@ -1,0 +1,101 @@
+// Conversions between the KurrentDB v1 wire types (proto/) and Strata's model, shared by the
+// server (src/server/grpc) and the client (src/client). Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+#include "base/uuid.h"
+#include "model/event.h"
+#include "model/expected_revision.h"
+#include "shared.pb.h"
+#include "storage/store.h"
+#include "streams.pb.h"
+
+namespace strata::wire {
+
+// Accepts both arms of the UUID oneof.
+Result<Uuid> FromWire(const event_store::client::UUID& id);
+void ToWire(const Uuid& id, bool structured, event_store::client::UUID* out);
+
+// `created` metadata: 100-ns ticks since the Unix epoch, as a decimal string.
+std::string CreatedTicks(int64_t recorded_us);
+
+// The event as a ReadResp.event (commit == prepare == position).
+void ToWire(const RecordedEvent& e, bool structured_ids,
+            event_store::client::streams::ReadResp* out);
+// A ReadResp.event back into the model (the client side); kInvalidArgument for a malformed one.
+Result<RecordedEvent> FromWire(const event_store::client::streams::ReadResp::ReadEvent& e);
+
+// An event to propose in an Append or a BatchAppend (two message types, same field names).
+template <class Proposed>
+void ProposedToWire(const EventData& e, Proposed* out) {
+  ToWire(e.event_id, false, out->mutable_id());
+  (*out->mutable_metadata())["type"] = e.type;
+  (*out->mutable_metadata())["content-type"] = e.content_type;
+  out->set_custom_metadata(e.metadata);
+  out->set_data(e.data);
+}
+
+// A proposed event (Append or BatchAppend) into the model: kMissingMetadata without `type` or
+// `content-type`, kInvalidEventId without a valid id.
+template <class Proposed>
+Result<EventData> EventFromProposed(const Proposed& pm) {
+  const auto& md = pm.metadata();
+  auto type = md.find("type");
+  auto content_type = md.find("content-type");
+  if (type == md.end() || content_type == md.end()) {
+    return Error(ErrorCode::kMissingMetadata,
+                 "every event needs the metadata keys 'type' and 'content-type'");
+  }
+  auto id = FromWire(pm.id());
+  if (!id) return id.error();
+  EventData e;
+  e.event_id = *id;
+  e.type = type->second;
+  e.content_type = content_type->second;
+  e.metadata = pm.custom_metadata();
+  e.data = pm.data();
+  return e;
+}
+
+// The $all filter of a read or subscription, and how many examined events between checkpoints.
+AllFilter FilterFrom(const event_store::client::streams::ReadReq::Options& o,
+                     uint32_t* checkpoint_every);
+// kInvalidArgument for what the protocol cannot express (stream and type conditions together).
+Status FilterToWire(const AllFilter& f, event_store::client::streams::ReadReq::Options* o);
+
+// The expected revision of AppendReq.Options, DeleteReq.Options and TombstoneReq.Options (same
+// oneof field names); BatchAppendReq.Options names its arms differently.
+template <class Options>
+ExpectedRevision ExpectedFrom(const Options& o) {
+  switch (o.expected_stream_revision_case()) {
+    case Options::kRevision:
+      return ExpectedRevision::Exact(Revision(o.revision()));
+    case Options::kNoStream:
+      return ExpectedRevision::NoStream();
+    case Options::kStreamExists:
+      return ExpectedRevision::StreamExists();
+    default:
+      return ExpectedRevision::Any();
+  }
+}
+template <class Options>
+void ExpectedToWire(const ExpectedRevision& e, Options* o) {
+  switch (e.kind()) {
+    case ExpectedRevision::Kind::kExact:
+      o->set_revision(e.revision().value());
+      break;
+    case ExpectedRevision::Kind::kNoStream:
+      o->mutable_no_stream();
+      break;
+    case ExpectedRevision::Kind::kStreamExists:
+      o->mutable_stream_exists();
+      break;
+    case ExpectedRevision::Kind::kAny:
+      o->mutable_any();
+      break;
+  }
+}
+
+}  // namespace strata::wire
