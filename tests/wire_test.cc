@@ -10,56 +10,18 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
 
+#include "admin.grpc.pb.h"
+#include "serve_fixture.h"
 #include "streams.grpc.pb.h"
 
 namespace {
 namespace pb = event_store::client::streams;
-
-class Server {
- public:
-  Server() {
-    dir_ = std::filesystem::temp_directory_path() / ("strata-wire-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      close(fds[0]);
-      execl(STRATA_BINARY, STRATA_BINARY, "serve", "--data", dir_.c_str(), "--grpc-port", "0",
-            "--http-port", "0", nullptr);
-      _exit(127);
-    }
-    close(fds[1]);
-    std::string out;
-    char buf[512];
-    std::smatch m;
-    while (!std::regex_search(out, m, std::regex("on 127\\.0\\.0\\.1:(\\d+)"))) {
-      ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      out.append(buf, n);
-    }
-    close(fds[0]);
-    port_ = m.size() > 1 ? std::stoi(m[1]) : 0;
-  }
-  ~Server() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    std::filesystem::remove_all(dir_);
-  }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-
- private:
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+using strata::testing::Server;
 
 std::string Trailer(const grpc::ClientContext& ctx, const std::string& key) {
   auto& md = ctx.GetServerTrailingMetadata();
@@ -235,4 +197,98 @@ TEST_F(Wire, ASubscriberThatNeverReadsDoesNotStopTheServer) {
   sub_ctx.TryCancel();
 }
 
+}  // namespace
+
+namespace {
+std::vector<pb::ReadResp> ReadStream(pb::Streams::Stub& stub, const std::string& stream,
+                                     std::optional<uint64_t> from, uint32_t compatibility) {
+  grpc::ClientContext ctx;
+  pb::ReadReq req;
+  auto* o = req.mutable_options();
+  o->mutable_stream()->mutable_stream_identifier()->set_stream_name(stream);
+  if (from) {
+    o->mutable_stream()->set_revision(*from);
+  } else {
+    o->mutable_stream()->mutable_start();
+  }
+  o->set_count(10);
+  o->mutable_no_filter();
+  o->mutable_uuid_option()->mutable_string();
+  o->mutable_control_option()->set_compatibility(compatibility);
+  auto reader = stub.Read(&ctx, req);
+  std::vector<pb::ReadResp> out;
+  pb::ReadResp resp;
+  while (reader->Read(&resp)) out.push_back(resp);
+  EXPECT_TRUE(reader->Finish().ok());
+  return out;
+}
+
+TEST_F(Wire, CompatibilityOneReadsSayWhereTheStreamStartsAndEnds) {
+  grpc::ClientContext a;
+  pb::AppendResp resp;
+  ASSERT_TRUE(Append(*stub_, {Options("w-pos"), Event(), Event(), Event()}, &resp, &a).ok());
+  // Level 0 (the default): events only.
+  auto plain = ReadStream(*stub_, "w-pos", std::nullopt, 0);
+  ASSERT_EQ(plain.size(), 3u);
+  for (const auto& r : plain) EXPECT_TRUE(r.has_event());
+  // Level 1: the events, then last_stream_position.
+  auto full = ReadStream(*stub_, "w-pos", std::nullopt, 1);
+  ASSERT_EQ(full.size(), 4u);
+  EXPECT_EQ(full[3].content_case(), pb::ReadResp::kLastStreamPosition);
+  EXPECT_EQ(full[3].last_stream_position(), 2u);
+  // Past the end: first_stream_position says where the next event would be, then the last.
+  auto past = ReadStream(*stub_, "w-pos", 5, 1);
+  ASSERT_EQ(past.size(), 2u);
+  EXPECT_EQ(past[0].content_case(), pb::ReadResp::kFirstStreamPosition);
+  EXPECT_EQ(past[0].first_stream_position(), 3u);
+  EXPECT_EQ(past[1].last_stream_position(), 2u);
+}
+
+TEST_F(Wire, AdminServiceReportsEngineFiguresAndTiers) {
+  grpc::ClientContext a;
+  pb::AppendResp resp;
+  ASSERT_TRUE(Append(*stub_, {Options("w-admin"), Event(), Event()}, &resp, &a).ok());
+  auto admin = strata::v1::Admin::NewStub(channel_);
+  grpc::ClientContext ctx;
+  strata::v1::Stats stats;
+  ASSERT_TRUE(admin->GetStats(&ctx, strata::v1::GetStatsRequest(), &stats).ok());
+  EXPECT_EQ(stats.shards_size(), 4);
+  EXPECT_GE(stats.appended_events(), 2u);
+  EXPECT_GE(stats.watermark(), 3u);  // positions 1 and 2 are durable
+  uint64_t histogram = 0;
+  for (uint64_t c : stats.append_latency_counts()) histogram += c;
+  EXPECT_GE(histogram, 1u);
+  EXPECT_EQ(stats.append_latency_counts_size(), stats.append_latency_bounds_us_size() + 1);
+  grpc::ClientContext tctx;
+  strata::v1::Tiers tiers;
+  ASSERT_TRUE(admin->GetTiers(&tctx, strata::v1::GetTiersRequest(), &tiers).ok());
+  ASSERT_EQ(tiers.tiers_size(), 3);
+  EXPECT_EQ(tiers.tiers(0).name(), "hot");
+  EXPECT_TRUE(tiers.tiers(1).configured());
+  EXPECT_EQ(tiers.tiers(2).name(), "cold");
+  EXPECT_FALSE(tiers.tiers(2).configured());
+}
+
+TEST_F(Wire, BatchAppendRefusesEndlessUnfinishedAppendsAndKeepsServing) {
+  grpc::ClientContext ctx;
+  auto call = stub_->BatchAppend(&ctx);
+  for (int i = 0; i < 5000; ++i) {
+    pb::BatchAppendReq req;
+    req.mutable_correlation_id()->mutable_structured()->set_least_significant_bits(i + 1);
+    req.mutable_options()->mutable_stream_identifier()->set_stream_name("w-unfinished");
+    req.mutable_options()->mutable_any();
+    req.set_is_final(false);  // never finished
+    if (!call->Write(req)) break;
+  }
+  call->WritesDone();
+  pb::BatchAppendResp resp;
+  while (call->Read(&resp)) {
+  }
+  auto st = call->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  grpc::ClientContext a;
+  pb::AppendResp aresp;
+  EXPECT_TRUE(Append(*stub_, {Options("w-after"), Event()}, &aresp, &a).ok());
+  EXPECT_EQ(CountEvents(*stub_, "w-unfinished"), 0u);
+}
 }  // namespace

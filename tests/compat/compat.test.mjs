@@ -266,6 +266,13 @@ for (const c of clients) {
       const appends = [...text.matchAll(/^strata_appends_total\{shard="\d+"\} (\d+)$/gm)]
         .reduce((sum, m) => sum + Number(m[1]), 0);
       assert.ok(appends > 0, "the appends of the tests above are counted");
+      for (const name of ["strata_append_latency_seconds", "strata_appended_events_total",
+                          "strata_subscriptions", "strata_subscription_lag_max"]) {
+        assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), name);
+      }
+      const count = Number(text.match(/^strata_append_latency_seconds_count (\d+)$/m)?.[1]);
+      const inf = Number(text.match(/^strata_append_latency_seconds_bucket\{le="\+Inf"\} (\d+)$/m)?.[1]);
+      assert.ok(count > 0 && count === inf, `histogram count ${count} equals its +Inf bucket ${inf}`);
     });
 
     test("10,000 concurrent appends all land, once each", async () => {
