@@ -22,10 +22,14 @@ run: build
 	@bash scripts/run.sh $(STRATA)
 
 # The suite runs twice: on the release build, and on the debug build with ASan + UBSan.
+# Then the libFuzzer target over request decoding runs for a bounded time (fuzz preset, clang-16).
 test: build
 	@cmake --preset debug > /dev/null
 	@cmake --build --preset debug
+	@cmake --preset fuzz > /dev/null
+	@cmake --build --preset fuzz
 	@bash scripts/test.sh release debug
+	@bash scripts/fuzz.sh
 
 bench: build
 	@bash bench/run.sh $(STRATA)

@@ -12,6 +12,10 @@ for m in base model; do
 done
 bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/storage || true)
 if [ -n "$bad" ]; then echo "layout: src/storage includes a higher module: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include "(cli|server|client|app|router|projection|query)/' src/wire || true)
+if [ -n "$bad" ]; then echo "layout: src/wire includes a higher module: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/client || true)
+if [ -n "$bad" ]; then echo "layout: src/client includes the server or the CLI: $bad"; fail=1; fi
 [ $fail -eq 0 ] && echo "layout: dependency rules hold"
 # Formatting (.clang-format) is part of the conventions, so it is checked too.
 if command -v clang-format > /dev/null; then

@@ -11,6 +11,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libcpp-httplib-dev
   clang-format
+  # The libFuzzer target (tests/fuzz): clang 16 is the first Debian clang that compiles
+  # libstdc++ 12's std::expected; libclang-rt-16-dev has libFuzzer and the sanitizer runtimes.
+  clang-16 libclang-rt-16-dev
 )
 
 # Node.js runs the official-client compatibility tests. Machines of this kind ship it (with npm);

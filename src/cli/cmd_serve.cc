@@ -1,6 +1,7 @@
 // strata serve: the KurrentDB-compatible gRPC server over a local store. SIGTERM/SIGINT stop it
 // gracefully: stop accepting calls, let in-flight ones finish, close the store.
 #include <fmt/format.h>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -24,7 +25,21 @@ struct ServeFlags {
   int http_port = 2114;
 };
 
+// Protobuf logs one ERROR line per message with invalid UTF-8 in a string field: a client could
+// flood the log. Such messages are refused anyway; keep protobuf's lines at debug level.
+void RouteProtobufLogs() {
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+        if (level >= google::protobuf::LOGLEVEL_FATAL) {
+          spdlog::critical("protobuf {}:{}: {}", file, line, message);
+        } else {
+          spdlog::debug("protobuf {}:{}: {}", file, line, message);
+        }
+      });
+}
+
 int Run(ServeFlags& f) {
+  RouteProtobufLogs();
   auto options = f.store.ToOptions();
   if (!options) return ReportError(options.error());
   auto store = OpenOrReport(*options);
