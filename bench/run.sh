@@ -13,6 +13,14 @@ mkdir -p "$DATA"
 last_json() { tail -n 1; }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
+# GRPC_ONLY=1: only the in-process ingest maximum (the baseline of the same run) and section 7.
+if [ "${GRPC_ONLY:-0}" = 1 ]; then
+  echo "== 2. strata bench ingest, as fast as possible, $RUNS runs (baseline for section 7)"
+  for i in $(seq "$RUNS"); do
+    "$STRATA" bench ingest --data "$DATA" --duration 10 --json 2>/dev/null | tee /dev/stderr | last_json >> "$OUT"
+  done
+  MAX=$(grep '"bench":"ingest"' "$OUT" | python3 -c 'import sys,json,statistics; print(int(statistics.median(json.loads(l)["events_per_sec"] for l in sys.stdin)))')
+else
 echo "== 1. RocksDB baseline (WriteBatch of 100, fsync per batch, one writer)"
 "$BASELINE" --seconds 5 --runs "$RUNS" --dir "$DATA/rocksdb-baseline" | tee /dev/stderr | last_json >> "$OUT"
 
@@ -37,6 +45,8 @@ echo "== 5. strata bench read (2M events, warm tier only)"
 
 echo "== 6. strata bench tail (append ack -> live subscriber)"
 "$STRATA" bench tail --data "$DATA" --rate 20000 --duration 5 --json 2>/dev/null | tee /dev/stderr | last_json >> "$OUT"
+
+fi
 
 echo "== 7. over gRPC: strata serve on loopback, driven by strata bench --server (BatchAppend)"
 SERVE_DIR="$DATA/serve"
