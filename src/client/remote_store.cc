@@ -139,20 +139,7 @@ class BatchSession {
     pb::BatchAppendReq msg;
     auto* o = msg.mutable_options();
     o->mutable_stream_identifier()->set_stream_name(req.stream);
-    switch (req.expected.kind()) {
-      case ExpectedRevision::Kind::kExact:
-        o->set_stream_position(req.expected.revision().value());
-        break;
-      case ExpectedRevision::Kind::kNoStream:
-        o->mutable_no_stream();
-        break;
-      case ExpectedRevision::Kind::kStreamExists:
-        o->mutable_stream_exists();
-        break;
-      case ExpectedRevision::Kind::kAny:
-        o->mutable_any();
-        break;
-    }
+    wire::ExpectedToWire(req.expected, o);
     if (req.deadline != NoDeadline()) {
       auto left = std::max(req.deadline - std::chrono::steady_clock::now(),
                            std::chrono::steady_clock::duration::zero());

@@ -65,26 +65,32 @@ AllFilter FilterFrom(const event_store::client::streams::ReadReq::Options& o,
 // kInvalidArgument for what the protocol cannot express (stream and type conditions together).
 Status FilterToWire(const AllFilter& f, event_store::client::streams::ReadReq::Options* o);
 
-// The expected revision of AppendReq.Options, DeleteReq.Options and TombstoneReq.Options (same
-// oneof field names); BatchAppendReq.Options names its arms differently.
+// The expected revision of AppendReq, DeleteReq and TombstoneReq options (arm `revision`) and
+// of BatchAppendReq options (arm `stream_position`); the other arms share their names.
 template <class Options>
 ExpectedRevision ExpectedFrom(const Options& o) {
-  switch (o.expected_stream_revision_case()) {
-    case Options::kRevision:
+  if (o.has_no_stream()) return ExpectedRevision::NoStream();
+  if (o.has_stream_exists()) return ExpectedRevision::StreamExists();
+  if constexpr (requires { o.stream_position(); }) {
+    if (o.expected_stream_position_case() == Options::kStreamPosition) {
+      return ExpectedRevision::Exact(Revision(o.stream_position()));
+    }
+  } else {
+    if (o.expected_stream_revision_case() == Options::kRevision) {
       return ExpectedRevision::Exact(Revision(o.revision()));
-    case Options::kNoStream:
-      return ExpectedRevision::NoStream();
-    case Options::kStreamExists:
-      return ExpectedRevision::StreamExists();
-    default:
-      return ExpectedRevision::Any();
+    }
   }
+  return ExpectedRevision::Any();
 }
 template <class Options>
 void ExpectedToWire(const ExpectedRevision& e, Options* o) {
   switch (e.kind()) {
     case ExpectedRevision::Kind::kExact:
-      o->set_revision(e.revision().value());
+      if constexpr (requires { o->set_stream_position(0); }) {
+        o->set_stream_position(e.revision().value());
+      } else {
+        o->set_revision(e.revision().value());
+      }
       break;
     case ExpectedRevision::Kind::kNoStream:
       o->mutable_no_stream();

@@ -16,19 +16,6 @@ namespace pb = event_store::client::streams;
 namespace {
 using Options = pb::BatchAppendReq::Options;
 
-ExpectedRevision ExpectedOf(const Options& o) {
-  switch (o.expected_stream_position_case()) {
-    case Options::kStreamPosition:
-      return ExpectedRevision::Exact(Revision(o.stream_position()));
-    case Options::kNoStream:
-      return ExpectedRevision::NoStream();
-    case Options::kStreamExists:
-      return ExpectedRevision::StreamExists();
-    default:
-      return ExpectedRevision::Any();
-  }
-}
-
 Deadline DeadlineOf(const Options& o) {
   using namespace std::chrono;
   if (o.has_deadline()) {
@@ -201,7 +188,7 @@ class BatchAppendReactor final
       p.correlation = req_.correlation_id();
       p.options = req_.options();
       p.request.stream = p.options.stream_identifier().stream_name();
-      p.request.expected = ExpectedOf(p.options);
+      p.request.expected = ExpectedFrom(p.options);
       p.request.deadline = DeadlineOf(p.options);
     }
     for (const auto& pm : req_.proposed_messages()) {

@@ -1,7 +1,6 @@
 // GrpcServer: the KurrentDB v1 client API (Streams, ServerFeatures, Gossip) and Strata's own
-// strata.v1.Admin over a Store, on
-// HTTP/2 plaintext. Owns the gRPC server; the Store is borrowed and must outlive it.
-// Thread-safety: Start/Shutdown from one thread; calls run on gRPC's threads.
+// strata.v1.Admin over a Store, on HTTP/2 plaintext. Owns the gRPC server; the Store is borrowed
+// and must outlive it. Thread-safety: Start/Shutdown from one thread; calls run on gRPC's threads.
 #pragma once
 
 #include <memory>

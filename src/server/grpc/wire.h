@@ -1,6 +1,6 @@
-// Conversions between the KurrentDB v1 wire types (proto/) and Strata's model, and the mapping of
-// Strata errors to the gRPC statuses and `exception` trailers the official clients decode
-// (../shared/notes/kurrentdb-client-behaviour.md). Thread-safety: pure functions.
+// The mapping of Strata errors to the gRPC statuses and `exception` trailers the official
+// clients decode (../shared/notes/kurrentdb-client-behaviour.md), and response helpers. The
+// model conversions themselves are in wire/convert.h. Thread-safety: pure functions.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
