@@ -404,26 +404,11 @@ class RemoteStore : public Store {
   }
 
   Result<DeleteResult> Delete(DeleteRequest request) override {
-    grpc::ClientContext ctx;
-    grpc::Status st;
-    uint64_t position = 0;
     if (request.tombstone) {
-      pb::TombstoneReq req;
-      req.mutable_options()->mutable_stream_identifier()->set_stream_name(request.stream);
-      wire::ExpectedToWire(request.expected, req.mutable_options());
-      pb::TombstoneResp resp;
-      st = streams_->Tombstone(&ctx, req, &resp);
-      if (resp.has_position()) position = resp.position().commit_position();
-    } else {
-      pb::DeleteReq req;
-      req.mutable_options()->mutable_stream_identifier()->set_stream_name(request.stream);
-      wire::ExpectedToWire(request.expected, req.mutable_options());
-      pb::DeleteResp resp;
-      st = streams_->Delete(&ctx, req, &resp);
-      if (resp.has_position()) position = resp.position().commit_position();
+      return DeleteCall<pb::TombstoneReq, pb::TombstoneResp>(request,
+                                                             &pb::Streams::Stub::Tombstone);
     }
-    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
-    return DeleteResult{Position(position)};
+    return DeleteCall<pb::DeleteReq, pb::DeleteResp>(request, &pb::Streams::Stub::Delete);
   }
 
   Result<ReadStreamResult> ReadStream(const ReadStreamRequest& request) override {
@@ -624,6 +609,19 @@ class RemoteStore : public Store {
   }
 
  private:
+  // Delete and Tombstone: same request and response shapes, different messages.
+  template <class Req, class Resp, class Method>
+  Result<DeleteResult> DeleteCall(const DeleteRequest& request, Method method) {
+    Req req;
+    req.mutable_options()->mutable_stream_identifier()->set_stream_name(request.stream);
+    wire::ExpectedToWire(request.expected, req.mutable_options());
+    Resp resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = (streams_.get()->*method)(&ctx, req, &resp);
+    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
+    return DeleteResult{Position(resp.has_position() ? resp.position().commit_position() : 0)};
+  }
+
   Result<strata::v1::Stats> GetStats() const {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
