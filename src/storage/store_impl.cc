@@ -109,7 +109,10 @@ Status StoreImpl::OpenShards() {
   std::error_code ec;
   const fs::path dir(options_.data_dir);
   const fs::path meta = dir / "STRATA";
-  if (!fs::exists(meta)) {
+  // STRATA is the commit point of a new store: it is written only after every shard exists, so
+  // a process killed while creating leaves no half-made store (the next open creates it anew).
+  const bool creating = !fs::exists(meta);
+  if (creating) {
     if (!options_.create_if_missing) {
       return Error(ErrorCode::kInvalidConfig,
                    "no Strata store at '" + options_.data_dir +
@@ -121,17 +124,6 @@ Status StoreImpl::OpenShards() {
                    "cannot create data directory '" + options_.data_dir + "': " + ec.message());
     }
     if (options_.shards == 0) options_.shards = kDefaultShards;
-    nlohmann::json j = {
-        {"format", kStoreFormat}, {"shards", options_.shards}, {"partitions", options_.partitions}};
-    std::string tmp = (dir / "STRATA.tmp").string();
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << j.dump(2) << "\n";
-      if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
-    }
-    fs::rename(tmp, meta, ec);
-    if (ec)
-      return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
   } else {
     std::ifstream in(meta);
     nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
@@ -174,6 +166,20 @@ Status StoreImpl::OpenShards() {
     if (*lp) last = std::max(last, (*lp)->value());
     shards_.push_back(std::move(shard));
   }
+  if (creating) {
+    nlohmann::json j = {
+        {"format", kStoreFormat}, {"shards", options_.shards}, {"partitions", options_.partitions}};
+    std::string tmp = (dir / "STRATA.tmp").string();
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << j.dump(2) << "\n";
+      if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
+    }
+    fs::rename(tmp, meta, ec);
+    if (ec)
+      return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
+  }
+
   // Positions are handed out only below a reservation persisted (synced) in shard 0, so that no
   // position a reader may have seen is reused after a crash, even with durability=async.
   auto reserved = shards_[0]->warm().GetMeta(kReservationKey);

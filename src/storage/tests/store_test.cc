@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "storage/tests/test_util.h"
@@ -39,6 +40,28 @@ class StoreTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<Store> store_;
 };
+
+// What a process killed while creating a store leaves since STRATA is written last (the crash
+// test found the old order under ASan, where start-up is slow: STRATA written, a shard missing,
+// and the store could not be reopened): no STRATA, some shards. That is not a store, and the
+// next open creates it anew. (The kill itself is exercised by the crash test, not here.)
+TEST_F(StoreTest, AStoreKilledWhileBeingCreatedIsCreatedAnewNotHalfOpened) {
+  store_.reset();
+  namespace fs = std::filesystem;
+  const fs::path dir(dir_.path());
+  fs::remove(dir / "STRATA");
+  fs::remove_all(dir / "shard-001" / "db");  // this shard was never created
+  auto o = SmallOptions(dir_.path());
+  o.create_if_missing = false;
+  auto missing = Store::Open(o);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kInvalidConfig) << missing.error().ToString();
+  Open();
+  ASSERT_TRUE(store_->Append(Req("s", ExpectedRevision::NoStream(), {Event()})));
+  EXPECT_TRUE(fs::exists(dir / "STRATA"));
+  Reopen();
+  EXPECT_EQ(ReadAllOf("s").size(), 1u);
+}
 
 TEST_F(StoreTest, AppendsGetConsecutiveRevisionsAndIncreasingPositions) {
   auto a = store_->Append(Req("order-1", ExpectedRevision::NoStream(), {Event(), Event()}));
