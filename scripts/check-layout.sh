@@ -16,6 +16,10 @@ bad=$(grep -rlnE '#include "(cli|server|client|app|router|projection|query)/' sr
 if [ -n "$bad" ]; then echo "layout: src/wire includes a higher module: $bad"; fail=1; fi
 bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/client || true)
 if [ -n "$bad" ]; then echo "layout: src/client includes the server or the CLI: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include <(curl/|pugixml)' src | grep -v '^src/objstore/s3/' || true)
+if [ -n "$bad" ]; then echo "layout: curl or pugixml included outside src/objstore/s3: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include "(model|storage|cli|server|client|wire|app|router|projection|query)/' src/objstore || true)
+if [ -n "$bad" ]; then echo "layout: src/objstore includes more than src/base: $bad"; fail=1; fi
 [ $fail -eq 0 ] && echo "layout: dependency rules hold"
 # Formatting (.clang-format) is part of the conventions, so it is checked too.
 if command -v clang-format > /dev/null; then

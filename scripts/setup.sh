@@ -11,6 +11,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libcpp-httplib-dev
   clang-format
+  # The cold tier (src/objstore): S3 over libcurl's SigV4 signing, S3's XML answers with pugixml.
+  libcurl4-openssl-dev libpugixml-dev
+  # A real S3 server for the object-store contract tests: Ceph's radosgw on one monitor and one
+  # memstore OSD (scripts/radosgw.sh), all on 127.0.0.1.
+  radosgw ceph-mon ceph-osd ceph-common
   # The libFuzzer target (tests/fuzz): clang 16 is the first Debian clang that compiles
   # libstdc++ 12's std::expected; libclang-rt-16-dev has libFuzzer and the sanitizer runtimes.
   clang-16 libclang-rt-16-dev

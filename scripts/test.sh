@@ -10,6 +10,13 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The official clients for the compatibility suite, exactly as locked.
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
+# A real S3 server for the object-store tests: radosgw on 127.0.0.1 (scripts/radosgw.sh), stopped
+# on exit. Its address and credentials reach the tests through the standard AWS_* variables.
+RGW_DIR=$(mktemp -d /tmp/strata-radosgw.XXXXXX)
+trap 'bash scripts/radosgw.sh stop "$RGW_DIR" > /dev/null; rm -rf "$RGW_DIR"' EXIT
+bash scripts/radosgw.sh start "$RGW_DIR" | grep -v '^export'
+# shellcheck source=/dev/null
+source "$RGW_DIR/env"
 for p in "${presets[@]}"; do
   echo "== tests ($p build)"
   ctest --preset "$p" --output-on-failure -j2 --timeout 900

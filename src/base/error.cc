@@ -44,12 +44,18 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "missing-required-metadata-property";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kObjectNotFound:
+      return "object-not-found";
+    case ErrorCode::kAlreadyExists:
+      return "already-exists";
+    case ErrorCode::kPermissionDenied:
+      return "permission-denied";
   }
   return "unknown";
 }
 
 std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
-  for (uint16_t c = 1; c <= static_cast<uint16_t>(ErrorCode::kUnavailable); ++c) {
+  for (uint16_t c = 1; c <= static_cast<uint16_t>(kLastErrorCode); ++c) {
     if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) return static_cast<ErrorCode>(c);
   }
   return std::nullopt;

@@ -39,9 +39,14 @@ enum class ErrorCode : uint16_t {
   kAppendTooLarge = 16,  // the whole append is over the per-append limit
   kInvalidConfig = 17,   // a configuration value is out of range or inconsistent
   kInternal = 18,
-  kMissingMetadata = 19,  // an event lacks a required metadata key (type, content-type)
-  kUnavailable = 20,      // the server cannot be reached (client side)
+  kMissingMetadata = 19,   // an event lacks a required metadata key (type, content-type)
+  kUnavailable = 20,       // a server (Strata, an object store) cannot be reached
+  kObjectNotFound = 21,    // an object store has no object under the key
+  kAlreadyExists = 22,     // a create-if-absent found the object already there
+  kPermissionDenied = 23,  // credentials missing, wrong, or not allowed to do this
 };
+// The highest code in use (for iterating over all of them); move it when adding one.
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kPermissionDenied;
 
 // A stable, lower-case, dash-separated name for each code ("wrong-expected-revision").
 std::string_view ErrorCodeName(ErrorCode code);

@@ -31,7 +31,7 @@ TEST(LatencyHistogram, BucketsAreUpperInclusiveAndSumIsInMicroseconds) {
 }
 
 TEST(ErrorCodes, NamesRoundTrip) {
-  for (uint16_t c = 1; c <= static_cast<uint16_t>(ErrorCode::kUnavailable); ++c) {
+  for (uint16_t c = 1; c <= static_cast<uint16_t>(kLastErrorCode); ++c) {
     auto code = static_cast<ErrorCode>(c);
     EXPECT_NE(ErrorCodeName(code), "unknown") << c;
     EXPECT_EQ(ErrorCodeFromName(ErrorCodeName(code)), code) << c;

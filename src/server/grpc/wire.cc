@@ -47,6 +47,10 @@ grpc::Status ToStatus(const Error& e, grpc::ServerContext* ctx, const std::strin
     case ErrorCode::kInvalidConfig:
       trailer("exception", std::string(ErrorCodeName(e.code())));
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.message());
+    case ErrorCode::kPermissionDenied:
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, e.message());
+    case ErrorCode::kObjectNotFound:
+    case ErrorCode::kAlreadyExists:
     case ErrorCode::kCorruption:
     case ErrorCode::kIoError:
     case ErrorCode::kInternal:
