@@ -218,14 +218,14 @@ class FsStore final : public ObjectStore {
     if (parts.empty()) {
       return Error(ErrorCode::kInvalidArgument, "a multipart upload needs at least one part");
     }
-    // Check every part before writing anything: order, presence, etag, size.
-    std::vector<std::string> paths;
+    // Order, presence and sizes are checked before writing; each part's etag while the parts are
+    // copied (one read of every byte), before the object is published.
+    ConcatSource all;
     for (size_t i = 0; i < parts.size(); ++i) {
       if (i > 0 && parts[i].number <= parts[i - 1].number) {
         return Error(ErrorCode::kInvalidArgument, "multipart parts must be in ascending order");
       }
-      std::string path = PartPath(*dir, parts[i].number);
-      auto src = FileSource::Open(path);
+      auto src = FileSource::Open(PartPath(*dir, parts[i].number));
       if (!src) {
         return Error(ErrorCode::kInvalidArgument,
                      "part " + std::to_string(parts[i].number) + " was never uploaded");
@@ -236,21 +236,20 @@ class FsStore final : public ObjectStore {
                                                       " bytes; every part but the last needs " +
                                                       std::to_string(kMinPartSize));
       }
-      auto crc = Checksum(**src);
-      if (!crc) return crc.error();
-      if (PartEtag(*crc, (*src)->size()) != parts[i].etag) {
-        return Error(ErrorCode::kInvalidArgument,
-                     "part " + std::to_string(parts[i].number) + " has another etag");
-      }
-      paths.push_back(std::move(path));
+      all.Add(std::move(*src));
     }
-    ConcatSource all(paths);
-    if (auto st = all.Init(); !st) return st;
     const std::string dst = Path(key);
     if (auto st = MakeParents(root_, dst); !st) return st;
     const std::string tmp = TempPath();
     auto crc = WriteFile(tmp, all);
     if (!crc) return crc.error();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (PartEtag(all.crc(i), all.part_size(i)) != parts[i].etag) {
+        ::unlink(tmp.c_str());
+        return Error(ErrorCode::kInvalidArgument,
+                     "part " + std::to_string(parts[i].number) + " has another etag");
+      }
+    }
     if (auto st = Publish(tmp, dst, false, key); !st) return st;
     std::error_code ec;
     fs::remove_all(*dir, ec);
@@ -284,24 +283,26 @@ class FsStore final : public ObjectStore {
   }
 
  private:
-  // The concatenation of files, for completing a multipart upload without buffering it.
+  // The concatenation of files, for completing a multipart upload without buffering it; keeps
+  // each file's CRC32C as it is read.
   class ConcatSource final : public ByteSource {
    public:
-    explicit ConcatSource(const std::vector<std::string>& paths) : paths_(paths) {}
-    Status Init() {
-      for (auto& p : paths_) {
-        auto src = FileSource::Open(p);
-        if (!src) return src.error();
-        size_ += (*src)->size();
-        parts_.push_back(std::move(*src));
-      }
-      return OkStatus();
+    void Add(std::unique_ptr<FileSource> part) {
+      size_ += part->size();
+      parts_.push_back(std::move(part));
+      crcs_.push_back(0);
     }
+    uint32_t crc(size_t i) const { return crcs_[i]; }
+    uint64_t part_size(size_t i) const { return parts_[i]->size(); }
     uint64_t size() const override { return size_; }
     Result<size_t> Read(char* buf, size_t cap) override {
       while (i_ < parts_.size()) {
         auto n = parts_[i_]->Read(buf, cap);
-        if (!n || *n > 0) return n;
+        if (!n) return n;
+        if (*n > 0) {
+          crcs_[i_] = crc32c::Extend(crcs_[i_], buf, *n);
+          return n;
+        }
         ++i_;
       }
       return size_t{0};
@@ -309,29 +310,20 @@ class FsStore final : public ObjectStore {
     Status Seek(uint64_t offset) override {
       if (offset != 0) return Error(ErrorCode::kInternal, "ConcatSource seeks only to 0");
       i_ = 0;
-      for (auto& p : parts_) {
-        if (auto st = p->Seek(0); !st) return st;
+      for (size_t i = 0; i < parts_.size(); ++i) {
+        crcs_[i] = 0;
+        if (auto st = parts_[i]->Seek(0); !st) return st;
       }
       return OkStatus();
     }
 
    private:
-    const std::vector<std::string>& paths_;
     std::vector<std::unique_ptr<FileSource>> parts_;
+    std::vector<uint32_t> crcs_;
     uint64_t size_ = 0;
     size_t i_ = 0;
   };
 
-  static Result<uint32_t> Checksum(ByteSource& src) {
-    std::string buf(kBufferSize, '\0');
-    uint32_t crc = 0;
-    while (true) {
-      auto n = src.Read(buf.data(), buf.size());
-      if (!n) return n.error();
-      if (*n == 0) return crc;
-      crc = crc32c::Extend(crc, buf.data(), *n);
-    }
-  }
   static std::string PartEtag(uint32_t crc, uint64_t size) {
     return Hex((static_cast<uint64_t>(crc) << 32) ^ size);
   }

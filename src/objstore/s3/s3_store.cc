@@ -321,8 +321,7 @@ class S3Store final : public ObjectStore {
   }
 
   std::string Target(const Request& r) const {
-    std::string u = base_ + Encode(prefix_ + r.key, true);
-    if (r.key.empty() && !prefix_.empty()) u = base_;  // bucket-level calls
+    std::string u = r.key.empty() ? base_ : base_ + Encode(prefix_ + r.key, true);
     auto q = r.query;
     std::sort(q.begin(), q.end());  // SigV4 signs the query exactly as written: keep it canonical
     for (size_t i = 0; i < q.size(); ++i) {

@@ -233,6 +233,20 @@ TEST_P(ContractTest, SmallPartsButTheLastAreRefused) {
   EXPECT_TRUE(store_->AbortMultipart("small-parts", *id));
 }
 
+TEST_P(ContractTest, CompletionChecksEachPartsEtag) {
+  auto id = store_->CreateMultipart("etags");
+  ASSERT_TRUE(id);
+  StringSource src("the only part");
+  auto etag = store_->UploadPart("etags", *id, 1, src);
+  ASSERT_TRUE(etag);
+  auto wrong = store_->CompleteMultipart("etags", *id, {{1, "\"0123456789abcdef\""}});
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kInvalidArgument) << wrong.error().ToString();
+  EXPECT_EQ(store_->Head("etags").error().code(), ErrorCode::kObjectNotFound);
+  ASSERT_TRUE(store_->CompleteMultipart("etags", *id, {{1, *etag}}));
+  EXPECT_EQ(*GetString(*store_, "etags"), "the only part");
+}
+
 TEST_P(ContractTest, UploadStreamsFilesInParts) {
   const std::string data = RandomBytes(12 << 20, 6);
   auto path =

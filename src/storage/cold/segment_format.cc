@@ -23,13 +23,11 @@ constexpr uint8_t kProbes = 7;
 
 Error Corrupt(const std::string& what) { return Error(ErrorCode::kCorruption, what); }
 
-void FilterAdd(std::string& bits, uint8_t probes, uint64_t h) {
-  const uint64_t n = bits.size() * 8;
-  uint32_t h1 = static_cast<uint32_t>(h), h2 = static_cast<uint32_t>(h >> 32);
-  for (uint8_t i = 0; i < probes; ++i) {
-    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % n;
-    bits[bit / 8] = static_cast<char>(bits[bit / 8] | (1 << (bit % 8)));
-  }
+// Calls bit(i) for the filter's bit of each probe of hash `h` (double hashing).
+template <class F>
+void ForEachProbe(uint64_t h, uint64_t bits, uint8_t probes, F&& bit) {
+  const uint32_t h1 = static_cast<uint32_t>(h), h2 = static_cast<uint32_t>(h >> 32);
+  for (uint8_t i = 0; i < probes; ++i) bit((h1 + static_cast<uint64_t>(i) * h2) % bits);
 }
 
 uint64_t StreamHash(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
@@ -38,13 +36,11 @@ uint64_t StreamHash(std::string_view s) { return XXH3_64bits(s.data(), s.size())
 
 bool SegmentFooter::MayContainStream(std::string_view stream) const {
   if (stream_filter.empty() || filter_probes == 0) return true;
-  const uint64_t n = stream_filter.size() * 8, h = StreamHash(stream);
-  uint32_t h1 = static_cast<uint32_t>(h), h2 = static_cast<uint32_t>(h >> 32);
-  for (uint8_t i = 0; i < filter_probes; ++i) {
-    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % n;
-    if (!(static_cast<uint8_t>(stream_filter[bit / 8]) & (1 << (bit % 8)))) return false;
-  }
-  return true;
+  bool all = true;
+  ForEachProbe(StreamHash(stream), stream_filter.size() * 8, filter_probes, [&](uint64_t bit) {
+    all = all && (static_cast<uint8_t>(stream_filter[bit / 8]) & (1 << (bit % 8)));
+  });
+  return all;
 }
 
 std::string EncodeFooter(const SegmentFooter& f) {
@@ -209,7 +205,12 @@ Result<SegmentFooter> SegmentWriter::Finish() {
   const size_t bytes = std::max<size_t>(8, (stream_hashes_.size() * 10 + 7) / 8);
   footer_.stream_filter.assign(bytes, '\0');
   footer_.filter_probes = kProbes;
-  for (uint64_t h : stream_hashes_) FilterAdd(footer_.stream_filter, kProbes, h);
+  std::string& bits = footer_.stream_filter;
+  for (uint64_t h : stream_hashes_) {
+    ForEachProbe(h, bits.size() * 8, kProbes, [&](uint64_t bit) {
+      bits[bit / 8] = static_cast<char>(bits[bit / 8] | (1 << (bit % 8)));
+    });
+  }
   const std::string footer = EncodeFooter(footer_);
   std::string trailer;
   AppendLittle64(trailer, offset_);
