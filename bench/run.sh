@@ -76,3 +76,9 @@ trap - EXIT
 
 echo "== summary ($OUT)"
 cat "$OUT"
+
+# The cold tier's figures need radosgw and about 10 minutes: COLD=1 make bench, or bench/cold.sh.
+if [ "${COLD:-0}" = 1 ]; then
+  echo "== 8. the cold tier (bench/cold.sh)"
+  bash bench/cold.sh "$STRATA"
+fi

@@ -8,6 +8,8 @@
 #   bash scripts/radosgw.sh start DIR   creates DIR (conf, keyring, mon and osd data, logs, pids),
 #                                       starts the daemons on free ports, creates an S3 user and the
 #                                       bucket strata-test, writes DIR/env (export lines) and prints it
+#   bash scripts/radosgw.sh stop-rgw DIR / start-rgw DIR   stop / restart only radosgw (outage
+#                                       tests; the cluster and its objects stay)
 #   bash scripts/radosgw.sh stop DIR    stops the daemons of DIR by PID (rgw, osd, mon); idempotent;
 #                                       removes only the pid files: the caller deletes DIR
 #
@@ -85,10 +87,17 @@ osd data = $DIR/osd
 
 [osd]
 osd objectstore = memstore
+# At start an OSD sends 'osd crush set-device-class' and 'osd crush create-or-move' to the monitor,
+# and about one start in eight sends them before its monitor client has the monitor map: the
+# monitor refuses a command with fsid 0 ('wrong fsid'), and the OSD exits. The script places the
+# OSD in the CRUSH map itself, before starting it, and the OSD sends no command.
+osd class update on start = false
+osd crush update on start = false
 memstore device bytes = $MEMSTORE_BYTES
 
 [$RGW_NAME]
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# tcp_nodelay: without it a small response on a reused connection waits 40 ms for a delayed ACK.
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 EOF
 }
@@ -127,6 +136,8 @@ start_osd() {
   local uuid id
   uuid=$(cat /proc/sys/kernel/random/uuid)
   id=$(ceph_cli osd new "$uuid") || die "'ceph osd new' failed"
+  ceph_cli osd crush add "osd.$id" 1.0 host=localhost root=default > /dev/null 2>&1 ||
+    die "'ceph osd crush add osd.$id' failed"
   ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$uuid" > "$DIR/log/osd-mkfs.out" 2>&1 ||
     { show_log osd-mkfs; die "ceph-osd --mkfs failed"; }
   launch osd ceph-osd -c "$CONF" -i "$id" -f
@@ -242,17 +253,28 @@ cmd_start() {
   say "started in $(elapsed)"
 }
 
+# For outage tests: stop only radosgw (the cluster keeps its data), and start it again on its port.
+cmd_stop_rgw() { stop_one rgw; }
+cmd_start_rgw() {
+  T0=$(($(date +%s%N) / 1000000))
+  RGW_PORT=$(sed -n 's/.*endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$CONF")
+  [ -n "$RGW_PORT" ] || die "no radosgw port in $CONF"
+  start_rgw
+}
+
 cmd_stop() {
   [ -d "$DIR" ] || { say "nothing to stop: $DIR does not exist"; return 0; }
   stop_all
 }
 
-[ $# -eq 2 ] || die "usage: $0 start|stop DIR"
+[ $# -eq 2 ] || die "usage: $0 start|stop|stop-rgw|start-rgw DIR"
 case "$2" in *[[:space:]]*) die "DIR must not contain white space: '$2'" ;; esac
 case "$2" in /*) DIR=${2%/} ;; *) DIR=$PWD/${2%/} ;; esac
 CONF=$DIR/ceph.conf
 case "$1" in
   start) cmd_start ;;
   stop) cmd_stop ;;
-  *) die "usage: $0 start|stop DIR" ;;
+  stop-rgw) cmd_stop_rgw ;;
+  start-rgw) cmd_start_rgw ;;
+  *) die "usage: $0 start|stop|stop-rgw|start-rgw DIR" ;;
 esac

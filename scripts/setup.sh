@@ -19,6 +19,8 @@ PACKAGES=(
   # The libFuzzer target (tests/fuzz): clang 16 is the first Debian clang that compiles
   # libstdc++ 12's std::expected; libclang-rt-16-dev has libFuzzer and the sanitizer runtimes.
   clang-16 libclang-rt-16-dev
+  # GNU time: peak RSS of a whole process for the cold-tier benchmark (bench/cold.sh).
+  time
 )
 
 # Node.js runs the official-client compatibility tests. Machines of this kind ship it (with npm);

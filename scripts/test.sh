@@ -17,6 +17,8 @@ trap 'bash scripts/radosgw.sh stop "$RGW_DIR" > /dev/null; rm -rf "$RGW_DIR"' EX
 bash scripts/radosgw.sh start "$RGW_DIR" | grep -v '^export'
 # shellcheck source=/dev/null
 source "$RGW_DIR/env"
+# The outage test (cold_serial_test, run alone) stops and restarts this radosgw through the script.
+export STRATA_TEST_RGW_DIR=$RGW_DIR STRATA_TEST_RGW_SCRIPT=$PWD/scripts/radosgw.sh
 for p in "${presets[@]}"; do
   echo "== tests ($p build)"
   ctest --preset "$p" --output-on-failure -j2 --timeout 900

@@ -46,6 +46,7 @@ class Server {
     int status = 0;
     waitpid(pid_, &status, 0);
     std::filesystem::remove_all(dir_);
+    std::filesystem::remove_all(dir_.string() + "-cold");  // serve's default cold tier
   }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }

@@ -266,7 +266,9 @@ TEST_F(Wire, AdminServiceReportsEngineFiguresAndTiers) {
   EXPECT_EQ(tiers.tiers(0).name(), "hot");
   EXPECT_TRUE(tiers.tiers(1).configured());
   EXPECT_EQ(tiers.tiers(2).name(), "cold");
-  EXPECT_FALSE(tiers.tiers(2).configured());
+  EXPECT_TRUE(tiers.tiers(2).configured());  // serve archives to file://<data>-cold by default
+  EXPECT_NE(tiers.tiers(2).description().find("archived segments in file://"), std::string::npos)
+      << tiers.tiers(2).description();
 }
 
 TEST_F(Wire, BatchAppendRefusesEndlessUnfinishedAppendsAndKeepsServing) {

@@ -57,6 +57,11 @@ std::unique_ptr<Store> OpenBenchStore(const BenchFlags& f, const char* what, std
     return nullptr;
   }
   options->data_dir = *dir = RunDir(f, what);
+  // Benchmarks measure the warm path; a cold tier only when asked for with --cold (the default
+  // one would be shared by every run under --data).
+  // With --cold the archivers run during the benchmark (their cost on the append path).
+  if (f.store.cold.empty()) options->cold.url.clear();
+  options->cold.archive = !f.store.cold.empty();
   return OpenOrReport(*options);
 }
 
@@ -591,6 +596,8 @@ void RegisterBench(CLI::App& app, int& exit_code) {
   tail->add_option("--rate", ft->rate, "Appends per second")->capture_default_str();
   tail->add_option("--duration", ft->duration, "Seconds")->capture_default_str();
   tail->callback([ft, &exit_code] { exit_code = Tail(*ft); });
+
+  RegisterBenchCold(bench, exit_code);
 }
 
 }  // namespace strata::cli

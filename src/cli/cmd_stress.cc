@@ -209,7 +209,7 @@ class OrderChecker : public SubscriptionHandler {
 };
 
 int RunWorkload(const StressFlags& f, StoreOptions options) {
-  auto store = OpenOrReport(options);
+  auto store = OpenOrReport(f.store, options);
   if (!store) return 1;
   AckLog log(f.log);
   if (!log.ok()) {
@@ -419,6 +419,8 @@ void RegisterStress(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", f->threads, "Writer threads")->capture_default_str();
   cmd->add_option("--streams", f->streams, "Streams to spread over")->capture_default_str();
   cmd->add_flag("--verify", f->verify, "Verify the store against the ack log instead of running");
+  cmd->add_flag("--archive", f->store.archive,
+                "Run the cold tier's archivers (and local retention) during the workload");
   cmd->callback([f, &exit_code] {
     if (f->log.empty()) f->log = f->store.data_dir + "/stress-ack.log";
     auto options = f->store.ToOptions();

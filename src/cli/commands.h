@@ -12,5 +12,8 @@ void RegisterStats(CLI::App& app, int& exit_code);
 void RegisterBench(CLI::App& app, int& exit_code);
 void RegisterStress(CLI::App& app, int& exit_code);
 void RegisterServe(CLI::App& app, int& exit_code);
+void RegisterCold(CLI::App& app, int& exit_code);
+// `strata bench cold` (cmd_bench_cold.cc), under the `bench` command.
+void RegisterBenchCold(CLI::App* bench, int& exit_code);
 
 }  // namespace strata::cli

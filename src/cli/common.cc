@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,71 @@ void StoreFlags::Register(CLI::App* cmd) {
                   "How long a retry with the same event ids is recognised")
       ->group(tuning)
       ->capture_default_str();
+  const char* cold_group = "Cold tier";
+  cmd->add_option("--cold", cold,
+                  "Object store for sealed segments and snapshots: file:///path, "
+                  "s3://bucket/prefix, or none. Default: the store's last one, else "
+                  "file://<data>-cold. S3 credentials come from AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY")
+      ->group(cold_group);
+  cmd->add_option("--s3-endpoint", s3_endpoint,
+                  "S3 endpoint, e.g. http://127.0.0.1:7480 (default: AWS_ENDPOINT_URL, else AWS)")
+      ->group(cold_group);
+  cmd->add_option("--s3-region", s3_region, "S3 region (default: AWS_REGION, else us-east-1)")
+      ->group(cold_group);
+  cmd->add_flag("--s3-virtual-host", s3_virtual_host,
+                "Address buckets as bucket.host instead of host/bucket")
+      ->group(cold_group);
+  cmd->add_option("--segment-seconds", segment_seconds, "Seal a shard's open segment after this")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--segment-mb", segment_mb, "... or once it holds this many MiB")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--local-retention-hours", local_retention_hours,
+                  "Archived segments stay in the warm tier this long, then are read from cold")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--local-retention-gb", local_retention_gb,
+                  "... or until a shard's warm log exceeds this (0: no size limit)")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--cold-cache-mb", cold_cache_mb, "Cache of decompressed cold blocks, MiB")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--cold-zstd-level", cold_zstd_level,
+                  "zstd level of segment objects (higher: smaller objects, more archiver CPU)")
+      ->check(CLI::Range(1, 19))
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--archive-threads", archive_threads,
+                  "Segments exported (read and compressed) at once: the archivers' CPU budget "
+                  "(0: half the cores, at least 1)")
+      ->group(cold_group)
+      ->capture_default_str();
+}
+
+namespace {
+constexpr const char* kColdUrlFile = "cold-url";
+}  // namespace
+
+void StoreFlags::RememberCold(const StoreOptions& options) const {
+  const std::string path = options.data_dir + "/" + kColdUrlFile;
+  const std::string value = options.cold.url.empty() ? "none" : options.cold.url;
+  std::ifstream in(path);
+  std::string old;
+  std::getline(in, old);
+  if (old == value) return;
+  // Atomically: an empty or torn file would make the next open pick the default URL.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << value << "\n";
+    out.flush();
+    if (!out) return;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
 }
 
 Result<StoreOptions> StoreFlags::ToOptions() const {
@@ -61,6 +127,29 @@ Result<StoreOptions> StoreFlags::ToOptions() const {
   o.warm.block_cache_bytes = block_cache_mb << 20;
   o.hot.ring_bytes = ring_mb << 20;
   o.idempotency_window = std::chrono::seconds(static_cast<int64_t>(idempotency_hours * 3600));
+  o.segment_max_age = std::chrono::microseconds(static_cast<int64_t>(segment_seconds * 1e6));
+  o.segment_max_bytes = static_cast<uint64_t>(segment_mb) << 20;
+  std::string url = cold;
+  if (url.empty()) {
+    std::ifstream in(data_dir + "/" + kColdUrlFile);
+    std::getline(in, url);
+  }
+  if (url.empty()) {
+    std::error_code ec;
+    std::string abs = std::filesystem::absolute(data_dir, ec).lexically_normal().string();
+    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+    url = "file://" + abs + "-cold";
+  }
+  o.cold.url = url == "none" ? "" : url;
+  o.cold.archive = archive;
+  o.cold.s3.endpoint = s3_endpoint;
+  o.cold.s3.region = s3_region;
+  o.cold.s3.virtual_host = s3_virtual_host;
+  o.cold.local_retention = std::chrono::seconds(static_cast<int64_t>(local_retention_hours * 3600));
+  o.cold.local_retention_bytes = static_cast<uint64_t>(local_retention_gb * (1ull << 30));
+  o.cold.block_cache_bytes = cold_cache_mb << 20;
+  o.cold.zstd_level = cold_zstd_level;
+  o.cold.export_threads = archive_threads;
   STRATA_TRY(o.Validate());
   return o;
 }
@@ -72,6 +161,12 @@ std::unique_ptr<Store> OpenOrReport(const StoreOptions& options) {
     return nullptr;
   }
   return std::move(*store);
+}
+
+std::unique_ptr<Store> OpenOrReport(const StoreFlags& flags, const StoreOptions& options) {
+  auto store = OpenOrReport(options);
+  if (store) flags.RememberCold(options);
+  return store;
 }
 
 std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create) {
@@ -92,7 +187,7 @@ std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create) {
     return nullptr;
   }
   options->create_if_missing = create;
-  return OpenOrReport(*options);
+  return OpenOrReport(flags, *options);
 }
 
 int ReportError(const Error& e) {

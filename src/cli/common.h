@@ -24,14 +24,32 @@ struct StoreFlags {
   // Work against a running `strata serve` instead of a data directory.
   std::string server;
   uint32_t connections = 1;
+  // Cold tier (docs/cold-tier.md). cold: a URL, "none", or empty for the URL this store was
+  // last opened with (kept in <data>/cold-url), else file://<data>-cold.
+  std::string cold;
+  std::string s3_endpoint, s3_region;
+  bool s3_virtual_host = false;
+  double segment_seconds = 10;
+  size_t segment_mb = 512;
+  double local_retention_hours = 7 * 24;
+  double local_retention_gb = 0;
+  size_t cold_cache_mb = 64;
+  int cold_zstd_level = 3;
+  uint32_t archive_threads = 0;
+  // Whether this command runs the archivers (serve does; one-shot commands only read cold).
+  bool archive = false;
 
   void Register(CLI::App* cmd);
   // Options from the flags; kInvalidConfig for a bad value.
   Result<StoreOptions> ToOptions() const;
+  // Records the store's cold URL in <data>/cold-url after a successful open.
+  void RememberCold(const StoreOptions& options) const;
 };
 
 // Opens the store or prints the error and returns nullptr.
 std::unique_ptr<Store> OpenOrReport(const StoreOptions& options);
+// The same, then records the store's cold URL (StoreFlags::RememberCold).
+std::unique_ptr<Store> OpenOrReport(const StoreFlags& flags, const StoreOptions& options);
 // The store the flags name: the server of --server, else the data directory of --data (created
 // only if `create`). Prints the error and returns nullptr on failure.
 std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create);

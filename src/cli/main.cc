@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   strata::cli::RegisterBench(app, exit_code);
   strata::cli::RegisterStress(app, exit_code);
   strata::cli::RegisterServe(app, exit_code);
+  strata::cli::RegisterCold(app, exit_code);
   app.parse_complete_callback(
       [&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn); });
   std::vector<std::string> args(argv, argv + argc);

@@ -602,6 +602,88 @@ class RemoteStore : public Store {
     return out;
   }
 
+  Result<ArchiveStatus> Archive() override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    strata::v1::Archive a;
+    auto st = admin_->GetArchive(&ctx, strata::v1::GetArchiveRequest(), &a);
+    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
+    ArchiveStatus out;
+    out.enabled = a.enabled();
+    out.url = a.url();
+    out.cold_reads = a.cold_reads();
+    out.cache_hits = a.cache_hits();
+    out.cache_misses = a.cache_misses();
+    out.cache_bytes = a.cache_bytes();
+    for (const auto& s : a.shards()) {
+      ArchiveShardStatus o;
+      o.shard = s.shard();
+      o.segments = s.segments();
+      o.archived_upto = Position(s.archived_upto());
+      o.warm_floor = Position(s.warm_floor());
+      o.backlog_bytes = s.backlog_bytes();
+      o.backlog_age_us = s.backlog_age_us();
+      o.uploaded_segments = s.uploaded_segments();
+      o.uploaded_bytes = s.uploaded_bytes();
+      o.upload_seconds = s.upload_seconds();
+      o.errors = s.errors();
+      o.last_error = s.last_error();
+      out.shards.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  Result<std::vector<SegmentInfo>> ListSegments() override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    strata::v1::Segments segs;
+    auto st = admin_->ListSegments(&ctx, strata::v1::ListSegmentsRequest(), &segs);
+    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
+    std::vector<SegmentInfo> out;
+    for (const auto& s : segs.segments()) {
+      SegmentInfo o;
+      o.shard = s.shard();
+      o.segment_id = s.segment_id();
+      o.first_position = Position(s.first_position());
+      o.last_position = Position(s.last_position());
+      o.min_source_ts = s.min_source_ts();
+      o.max_source_ts = s.max_source_ts();
+      o.max_recorded_ts = s.max_recorded_ts();
+      o.events = s.events();
+      o.bytes = s.bytes();
+      o.key = s.key();
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  Status ArchiveAll(Deadline deadline) override {
+    grpc::ClientContext ctx;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    ctx.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::min<std::chrono::steady_clock::duration>(left, std::chrono::hours(1))));
+    strata::v1::ArchiveAllResponse resp;
+    auto st = admin_->ArchiveAll(&ctx, strata::v1::ArchiveAllRequest(), &resp);
+    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
+    return OkStatus();
+  }
+
+  Result<SnapshotInfo> Snapshot(const std::function<void(const SnapshotProgress&)>&) override {
+    grpc::ClientContext ctx;  // no deadline: a snapshot takes as long as its bytes need
+    strata::v1::SnapshotResult r;
+    auto st = admin_->Snapshot(&ctx, strata::v1::SnapshotRequest(), &r);
+    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
+    SnapshotInfo out;
+    out.id = r.id();
+    out.bytes = r.bytes();
+    out.files = r.files();
+    out.reused_files = r.reused_files();
+    out.seconds = r.seconds();
+    return out;
+  }
+
   Status Close() override {
     if (closed_.exchange(true)) return OkStatus();
     for (auto& s : sessions_) s->Close();

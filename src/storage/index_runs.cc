@@ -468,6 +468,12 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
   return true;
 }
 
+std::vector<std::string> IndexRuns::LiveFiles() const {
+  std::vector<std::string> out;
+  for (const auto& r : *Snapshot()) out.push_back(PathOf(r->kind(), r->seq()));
+  return out;
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> IndexRuns::FindStream(uint64_t number, uint64_t from,
                                                                  uint64_t to) const {
   std::vector<std::pair<uint64_t, uint64_t>> out;

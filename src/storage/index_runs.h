@@ -85,6 +85,9 @@ class IndexRuns {
   size_t run_count() const;
   uint64_t entry_count(RunKind kind) const;
   std::mutex& manifest_mu() { return manifest_mu_; }
+  // Paths of the published runs' files (hold manifest_mu() for a set that matches the
+  // persisted manifest).
+  std::vector<std::string> LiveFiles() const;
 
  private:
   using RunSet = std::vector<std::shared_ptr<Run>>;

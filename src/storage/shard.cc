@@ -143,8 +143,17 @@ void Shard::WriterLoop() {
     ops.clear();
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || !deferred_.empty(); });
-      if (queue_.empty() && deferred_.empty() && stopping_) break;
+      // Wake at least every 200 ms while idle, to seal an open segment that has aged.
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] {
+        return !queue_.empty() || stopping_ || !deferred_.empty() ||
+               seal_requested_.load(std::memory_order_acquire);
+      });
+      if (queue_.empty() && deferred_.empty()) {
+        if (stopping_) break;
+        lock.unlock();
+        SealIfIdle();
+        continue;
+      }
       ops.swap(deferred_);
       size_t events = 0, taken = 0;
       for (auto& op : ops) events += op.request.events.size() + 1;
@@ -190,9 +199,32 @@ Result<Shard::HeadEntry*> Shard::LoadHead(std::string_view stream) {
   return raw;
 }
 
+void Shard::RequestSeal() {
+  seal_requested_.store(true, std::memory_order_release);
+  { std::lock_guard lock(queue_mu_); }
+  queue_cv_.notify_all();
+}
+
+void Shard::SealIfIdle() {
+  const bool requested = seal_requested_.exchange(false, std::memory_order_acq_rel);
+  if (segment_started_us_ == 0) return;  // no open segment
+  if (requested ||
+      options_.clock->NowMicros() - segment_started_us_ > options_.segment_max_age.count()) {
+    // Every record of the open segment is written (groups complete before the next starts);
+    // the next group starts a new segment.
+    sealed_seq_.store(segment_seq_, std::memory_order_release);
+    segment_started_us_ = 0;
+  }
+}
+
 uint64_t Shard::NextSegmentId(int64_t now_us, size_t bytes) {
   if (segment_started_us_ == 0 || now_us - segment_started_us_ > options_.segment_max_age.count() ||
-      (segment_bytes_ > 0 && segment_bytes_ + bytes > options_.segment_max_bytes)) {
+      (segment_bytes_ > 0 && segment_bytes_ + bytes > options_.segment_max_bytes) ||
+      seal_requested_.exchange(false, std::memory_order_acq_rel)) {
+    // The groups of the current segment are all written: it is sealed.
+    if (segment_seq_ > sealed_seq_.load(std::memory_order_relaxed)) {
+      sealed_seq_.store(segment_seq_, std::memory_order_release);
+    }
     ++segment_seq_;
     segment_started_us_ = now_us;
     segment_bytes_ = 0;
@@ -211,7 +243,7 @@ Result<std::vector<Shard::TailEntry>> Shard::LoadEntries(HeadEntry& h, uint64_t 
     std::vector<Position> positions;
     for (auto& [rev, pos] : idx) positions.push_back(Position(pos));
     std::vector<std::string> records;
-    STRATA_TRY(warm_->GetRecords(positions, &records));
+    STRATA_TRY(FetchRecords(positions, &records));
     for (auto& rec : records) {
       auto v = DecodeRecord(rec);
       if (!v) return v.error();

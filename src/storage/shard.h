@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "storage/cold/cold_tier.h"
 #include "storage/hot/ring.h"
 #include "storage/index_runs.h"
 #include "storage/store.h"
@@ -82,7 +83,30 @@ class Shard {
   // The committed head of a stream, or nullopt if the store has never seen it.
   Result<std::optional<StreamHead>> GetHead(std::string_view stream);
   warm::WarmShard& warm() { return *warm_; }
+  ShardId id() const { return id_; }
   ShardStats Stats();
+
+  // ---- Cold tier (archiver.h, docs/cold-tier.md)
+  // The highest segment sequence that is sealed: no record of it or of an earlier one will be
+  // written any more. A segment seals when the next one starts (10 s or 512 MiB), when the
+  // writer has been idle past segment_max_age, on RequestSeal, and at every restart.
+  uint64_t sealed_segment_seq() const { return sealed_seq_.load(std::memory_order_acquire); }
+  void RequestSeal();
+  // Every position up to this is in a persisted index run (retention may drop it).
+  uint64_t indexed_upto() const { return indexed_upto_.load(std::memory_order_acquire); }
+  // Reads of positions below the warm floor go to `cold`. Before Start.
+  void AttachCold(cold::ColdShard* cold) { cold_ = cold; }
+  cold::ColdShard* cold() const { return cold_; }
+  uint64_t warm_floor() const { return warm_floor_.load(std::memory_order_acquire); }
+  // Retention: drops the warm copy of every position below `floor` (archived ones only).
+  Status DropWarmBelow(uint64_t floor);
+  // Records by position: warm tier, else cold tier. Missing in both is kCorruption.
+  Status FetchRecords(const std::vector<Position>& positions, std::vector<std::string>* out);
+  // The shard's log in position order across the cold and warm tiers.
+  std::unique_ptr<warm::EventCursor> NewLogCursor();
+  // A consistent copy of the shard in `dir` (created): db/ (a RocksDB checkpoint) and index/
+  // (hard links to the index runs that checkpoint names).
+  Status Checkpoint(const std::string& dir);
   // Called when a write fails: the shard (and the store) stop accepting writes.
   bool failed() const { return failed_.load(std::memory_order_acquire); }
 
@@ -127,6 +151,7 @@ class Shard {
   // Drops cached heads whose state is all persisted, when there are too many (writer thread).
   void EvictHeads();
   uint64_t NextSegmentId(int64_t now_us, size_t bytes);
+  void SealIfIdle();  // writer thread, between groups
   void FailAll(std::vector<ShardOp>& ops, const Error& e);
 
   // Indexer thread and recovery.
@@ -191,6 +216,10 @@ class Shard {
   std::atomic<uint64_t> last_position_{0};
   std::atomic<uint64_t> indexed_upto_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> sealed_seq_{0};
+  std::atomic<bool> seal_requested_{false};
+  std::atomic<uint64_t> warm_floor_{0};
+  cold::ColdShard* cold_ = nullptr;
   std::atomic<uint64_t> groups_{0}, fsyncs_{0}, appends_{0}, queue_depth_{0};
 
   std::thread writer_;

@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "base/coding.h"
 #include "model/stream_name.h"
 #include "storage/shard.h"
@@ -14,6 +16,7 @@ namespace {
 constexpr std::string_view kCheckpointKey = "indexer.checkpoint";
 constexpr std::string_view kNextStreamKey = "indexer.next_stream_number";
 constexpr std::string_view kSegmentKey = "indexer.segment_seq";
+constexpr std::string_view kWarmFloorKey = "cold.warm_floor";
 constexpr std::string_view kManifestKey = "index.manifest";
 constexpr int kTimeBlockShift = 12;  // 4096 positions per time block (docs/warm-layout.md)
 
@@ -255,9 +258,46 @@ Status Shard::Recover() {
   }
   // The segment counter continues after the last segment seen (a restart seals the open one).
   segment_seq_ = index_segment_seq_;
+  sealed_seq_.store(segment_seq_, std::memory_order_release);
+  auto floor = warm_->GetMeta(kWarmFloorKey);
+  if (!floor) return floor.error();
+  if (*floor && (*floor)->size() == 8) warm_floor_.store(GetLittle64((*floor)->data()));
   next_stream_number_ = index_next_stream_number_;
   last_position_.store(last_pos, std::memory_order_release);
   indexed_upto_.store(last_pos, std::memory_order_release);
+  return OkStatus();
+}
+
+Status Shard::DropWarmBelow(uint64_t floor) {
+  if (floor <= warm_floor()) return OkStatus();
+  // Only indexed positions: recovery re-indexes from the log after the indexer checkpoint.
+  STRATA_CHECK(floor <= indexed_upto() + 1, "retention past the indexer checkpoint");
+  // Publish the floor before the records go: a reader that takes an iterator and then reads
+  // the floor (NewLogCursor) gets either the records or a floor above them. Point reads that
+  // miss fall back to the cold tier (FetchRecords).
+  const uint64_t old_floor = warm_floor_.exchange(floor, std::memory_order_acq_rel);
+  auto st = warm_->DropRecords(Position(old_floor), Position(floor), kWarmFloorKey, Fixed64(floor));
+  // If the batch failed nothing was dropped: the next attempt starts from the old floor again
+  // (readers that took the new one read archived positions from the cold tier meanwhile).
+  if (!st) warm_floor_.store(old_floor, std::memory_order_release);
+  return st;
+}
+
+Status Shard::Checkpoint(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "index", ec);
+  if (ec) return Error(ErrorCode::kIoError, "cannot create " + dir + ": " + ec.message());
+  // The manifest lock keeps flushes and merges from changing the runs (and the manifest in
+  // RocksDB) while the checkpoint is taken, so db/ names exactly the runs linked into index/.
+  std::lock_guard lock(runs_.manifest_mu());
+  STRATA_TRY(warm_->Checkpoint((fs::path(dir) / "db").string()));
+  for (const auto& path : runs_.LiveFiles()) {
+    const fs::path to = fs::path(dir) / "index" / fs::path(path).filename();
+    fs::create_hard_link(path, to, ec);
+    if (ec) fs::copy_file(path, to, ec);
+    if (ec) return Error(ErrorCode::kIoError, "cannot link " + path + ": " + ec.message());
+  }
   return OkStatus();
 }
 

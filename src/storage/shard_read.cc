@@ -115,7 +115,7 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
   }
   if (!warm_positions.empty()) {
     std::vector<std::string> fetched;
-    STRATA_TRY(warm_->GetRecords(warm_positions, &fetched));
+    STRATA_TRY(FetchRecords(warm_positions, &fetched));
     for (size_t k = 0; k < warm_slots.size(); ++k) records[warm_slots[k]] = std::move(fetched[k]);
   }
   const int64_t now = options_.clock->NowMicros();
@@ -164,6 +164,105 @@ ShardStats Shard::Stats() {
   s.appends = appends_.load(std::memory_order_relaxed);
   s.queue_depth = queue_depth_.load(std::memory_order_relaxed);
   return s;
+}
+
+Status Shard::FetchRecords(const std::vector<Position>& positions, std::vector<std::string>* out) {
+  std::vector<bool> found;
+  STRATA_TRY(warm_->GetRecordsIfPresent(positions, out, &found));
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (found[i]) continue;
+    std::optional<std::string> cold;
+    if (cold_) {
+      auto r = cold_->Get(positions[i].value());
+      if (!r) return r.error();
+      cold = std::move(*r);
+    }
+    if (!cold) {
+      return Error(ErrorCode::kCorruption, "the stream index points at position " +
+                                               std::to_string(positions[i].value()) +
+                                               " but neither the warm nor the cold tier has it");
+    }
+    (*out)[i] = std::move(*cold);
+  }
+  return OkStatus();
+}
+
+namespace {
+
+// The shard's log across tiers: positions below the warm floor (as of creation) from the cold
+// cursor, the rest from the warm one. Retention only drops archived positions, and the warm
+// iterator keeps its creation-time view, so a floor that moves during the scan is harmless.
+class TieredCursor final : public warm::EventCursor {
+ public:
+  TieredCursor(std::unique_ptr<warm::EventCursor> cold, std::unique_ptr<warm::EventCursor> warm,
+               uint64_t floor)
+      : cold_(std::move(cold)), warm_(std::move(warm)), floor_(floor) {}
+
+  void Seek(Position p) override {
+    if (cold_ && p.value() < floor_) {
+      cold_->Seek(p);
+      if (!cold_->status() || (cold_->Valid() && cold_->position().value() < floor_)) {
+        on_cold_ = true;
+        return;
+      }
+    }
+    on_cold_ = false;
+    warm_->Seek(Position(std::max(p.value(), floor_)));
+  }
+  void SeekForPrev(Position p) override {
+    if (!cold_ || p.value() >= floor_) {
+      warm_->SeekForPrev(p);
+      if (!cold_ || (warm_->Valid() && warm_->position().value() >= floor_) || !warm_->status()) {
+        on_cold_ = false;
+        return;
+      }
+    }
+    on_cold_ = true;
+    cold_->SeekForPrev(Position(std::min(p.value(), floor_ - 1)));
+  }
+  bool Valid() const override {
+    if (on_cold_) return cold_->Valid() && cold_->position().value() < floor_;
+    return warm_->Valid();
+  }
+  void Next() override {
+    if (!on_cold_) return warm_->Next();
+    cold_->Next();
+    if (!cold_->status()) return;
+    if (!cold_->Valid() || cold_->position().value() >= floor_) {
+      on_cold_ = false;
+      warm_->Seek(Position(floor_));
+    }
+  }
+  void Prev() override {
+    if (on_cold_) return cold_->Prev();
+    warm_->Prev();
+    if (cold_ && warm_->status() && (!warm_->Valid() || warm_->position().value() < floor_)) {
+      on_cold_ = true;
+      cold_->SeekForPrev(Position(floor_ - 1));
+    }
+  }
+  Position position() const override { return on_cold_ ? cold_->position() : warm_->position(); }
+  std::string_view record() const override { return on_cold_ ? cold_->record() : warm_->record(); }
+  Status status() const override {
+    if (cold_) STRATA_TRY(cold_->status());
+    return warm_->status();
+  }
+
+ private:
+  std::unique_ptr<warm::EventCursor> cold_, warm_;
+  const uint64_t floor_;
+  bool on_cold_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<warm::EventCursor> Shard::NewLogCursor() {
+  // The iterator first, then the floor: retention publishes a new floor before it drops the
+  // records, so an iterator that misses dropped records always comes with the floor above them.
+  auto warm = warm_->NewCursor();
+  const uint64_t floor = warm_floor();
+  if (!cold_ || floor <= 1) return warm;
+  return std::make_unique<TieredCursor>(cold_->NewCursor(), std::move(warm), floor);
 }
 
 }  // namespace strata::storage

@@ -183,6 +183,54 @@ struct StoreStats {
   std::vector<ShardStats> shards;
 };
 
+// One archived segment (an entry of a shard's manifest in the cold tier).
+struct SegmentInfo {
+  uint32_t shard = 0;
+  uint64_t segment_id = 0;  // shard << 48 | sequence
+  Position first_position, last_position;
+  int64_t min_source_ts = 0, max_source_ts = 0;
+  int64_t max_recorded_ts = 0;
+  uint64_t events = 0;
+  uint64_t bytes = 0;  // of the segment object
+  std::string key;     // of the segment object in the object store
+};
+
+struct ArchiveShardStatus {
+  uint32_t shard = 0;
+  uint64_t segments = 0;           // in the manifest
+  Position archived_upto;          // last position of the last archived segment
+  Position warm_floor;             // positions below this are read from the cold tier
+  uint64_t backlog_bytes = 0;      // sealed, not yet archived (RocksDB's estimate)
+  int64_t backlog_age_us = 0;      // age of the oldest unarchived sealed event
+  uint64_t uploaded_segments = 0;  // since open
+  uint64_t uploaded_bytes = 0;     // since open
+  double upload_seconds = 0;       // spent uploading, since open
+  uint64_t errors = 0;             // failed attempts, since open
+  std::string last_error;          // of the last failed attempt, if it was not followed by success
+};
+
+struct ArchiveStatus {
+  bool enabled = false;
+  std::string url;
+  std::vector<ArchiveShardStatus> shards;
+  uint64_t cold_reads = 0;  // records read from the cold tier since open
+  uint64_t cache_hits = 0, cache_misses = 0, cache_bytes = 0;
+};
+
+struct SnapshotProgress {
+  std::string phase;  // "checkpoint", "upload", "done"
+  uint64_t bytes_done = 0, bytes_total = 0;
+  uint32_t files_done = 0, files_total = 0;
+};
+
+struct SnapshotInfo {
+  std::string id;  // e.g. 20261123T161000Z
+  uint64_t bytes = 0;
+  uint32_t files = 0;
+  uint32_t reused_files = 0;  // already uploaded by an interrupted run with the same id
+  double seconds = 0;
+};
+
 class Store {
  public:
   using AppendCallback = std::function<void(Result<AppendResult>)>;
@@ -205,6 +253,17 @@ class Store {
 
   virtual Result<std::unique_ptr<Subscription>> Subscribe(
       SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) = 0;
+
+  // Cold tier. Archive(): the archivers' state (enabled = false without a cold tier).
+  virtual Result<ArchiveStatus> Archive() = 0;
+  // Every archived segment of every shard, by shard then position.
+  virtual Result<std::vector<SegmentInfo>> ListSegments() = 0;
+  // Seals every shard's open segment and waits until every sealed segment is archived, or
+  // the deadline passes (kTimeout). For shutdown, tests and tools.
+  virtual Status ArchiveAll(Deadline deadline) = 0;
+  // Streams a consistent checkpoint of every shard to the cold tier as a snapshot (snapshot.h).
+  virtual Result<SnapshotInfo> Snapshot(
+      const std::function<void(const SnapshotProgress&)>& progress) = 0;
 
   // First position not yet durable: every position below it is readable from $all.
   virtual Position Watermark() const = 0;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "base/coding.h"
+#include "base/uuid.h"
 #include "model/stream_name.h"
 
 namespace strata {
@@ -54,6 +55,13 @@ Status StoreOptions::Validate() const {
   if (idempotency_window.count() <= 0) return bad("idempotency_window must be positive");
   if (warm.write_buffer_size < (1u << 20)) return bad("write_buffer_size must be at least 1 MiB");
   if (warm.max_write_buffer_number < 2) return bad("max_write_buffer_number must be at least 2");
+  if (segment_max_age.count() < 1000) return bad("segment seconds must be at least 0.001");
+  if (segment_max_bytes < (1u << 20)) return bad("segment size must be at least 1 MiB");
+  if (cold.local_retention.count() < 0) return bad("local retention must not be negative");
+  if (cold.upload_part_bytes < objstore::kMinPartSize) {
+    return bad("upload part size must be at least 5 MiB (S3's smallest part)");
+  }
+  if (cold.block_cache_bytes < (1u << 20)) return bad("cold cache must be at least 1 MiB");
   return OkStatus();
 }
 
@@ -95,6 +103,23 @@ bool FilterMatcher::Matches(std::string_view stream, std::string_view type) cons
   if (stream_re_ && !std::regex_search(stream.begin(), stream.end(), *stream_re_)) return false;
   if (type_re_ && !std::regex_search(type.begin(), type.end(), *type_re_)) return false;
   return true;
+}
+
+Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint32_t partitions) {
+  namespace fs = std::filesystem;
+  const fs::path meta = fs::path(data_dir) / "STRATA";
+  nlohmann::json j = {{"format", kStoreFormat}, {"shards", shards}, {"partitions", partitions}};
+  const std::string tmp = meta.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    out.flush();
+    if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, meta, ec);
+  if (ec) return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
+  return OkStatus();
 }
 
 Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const StoreOptions& options) {
@@ -166,19 +191,9 @@ Status StoreImpl::OpenShards() {
     if (*lp) last = std::max(last, (*lp)->value());
     shards_.push_back(std::move(shard));
   }
-  if (creating) {
-    nlohmann::json j = {
-        {"format", kStoreFormat}, {"shards", options_.shards}, {"partitions", options_.partitions}};
-    std::string tmp = (dir / "STRATA.tmp").string();
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << j.dump(2) << "\n";
-      if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
-    }
-    fs::rename(tmp, meta, ec);
-    if (ec)
-      return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
-  }
+  STRATA_TRY(OpenCold());
+  if (creating)
+    STRATA_TRY(WriteStoreDescription(options_.data_dir, options_.shards, options_.partitions));
 
   // Positions are handed out only below a reservation persisted (synced) in shard 0, so that no
   // position a reader may have seen is reused after a crash, even with durability=async.
@@ -201,6 +216,7 @@ Status StoreImpl::OpenShards() {
         return limit;
       });
   for (auto& s : shards_) s->Start(ring_.get());
+  StartArchivers();
   if (options_.durability == Durability::kAsync) {
     async_sync_ = std::thread([this] { AsyncSyncLoop(); });
   }
@@ -229,6 +245,7 @@ Status StoreImpl::Close() {
     std::unique_lock sl(subs_mu_);
     subs_cv_.wait(sl, [&] { return subs_.empty(); });
   }
+  for (auto& a : archivers_) a->Stop();
   for (auto& s : shards_) s->Stop();
   { std::lock_guard al(async_mu_); }
   async_cv_.notify_all();
@@ -396,7 +413,7 @@ Status StoreImpl::ScanAll(Position from, Position to,
   // Warm path: k-way merge of the shards' logs by position.
   std::vector<std::unique_ptr<warm::EventCursor>> cursors;
   for (auto& s : shards_) {
-    auto c = s->warm().NewCursor();
+    auto c = s->NewLogCursor();
     c->Seek(Position(p));
     cursors.push_back(std::move(c));
   }
@@ -454,7 +471,7 @@ Result<ReadAllResult> StoreImpl::ReadAll(const ReadAllRequest& req) {
   const uint64_t start = std::min(req.from ? req.from->value() : watermark - 1, watermark - 1);
   std::vector<std::unique_ptr<warm::EventCursor>> cursors;
   for (auto& s : shards_) {
-    auto c = s->warm().NewCursor();
+    auto c = s->NewLogCursor();
     c->SeekForPrev(Position(start));
     cursors.push_back(std::move(c));
   }
@@ -505,6 +522,155 @@ StoreStats StoreImpl::Stats() {
   }
   for (auto& sh : shards_) s.shards.push_back(sh->Stats());
   return s;
+}
+
+Status StoreImpl::OpenCold() {
+  const ColdOptions& c = options_.cold;
+  uint64_t floor = 0;  // the highest warm floor: events below it live only in the cold tier
+  for (auto& shard : shards_) floor = std::max(floor, shard->warm_floor());
+  if (c.store) {
+    cold_store_ = c.store;
+  } else {
+    if (c.url.empty()) {
+      if (floor > 1) {
+        return Error(ErrorCode::kInvalidConfig,
+                     "the store at '" + options_.data_dir +
+                         "' keeps archived events only in its cold tier, which is not "
+                         "configured: open it with --cold and the URL it archived to (see "
+                         "<data>/cold-url)");
+      }
+      return OkStatus();
+    }
+    auto store = objstore::Open(c.url, c.s3);
+    if (!store) return store.error();
+    cold_store_ = std::move(*store);
+  }
+  STRATA_TRY(CheckColdIdentity(floor));
+  block_cache_ = std::make_unique<cold::BlockCache>(c.block_cache_bytes);
+  for (auto& shard : shards_) {
+    auto cs = std::make_unique<cold::ColdShard>(shard->id().value(), cold_store_.get(),
+                                                block_cache_.get());
+    STRATA_TRY(cs->Load());
+    shard->AttachCold(cs.get());
+    cold_shards_.push_back(std::move(cs));
+  }
+  return OkStatus();
+}
+
+// store.json names the store that archives to a URL. A store adopts a new URL only while it has
+// moved nothing there; otherwise the URL must hold its own store.json (same id), so that reads
+// never mix two stores' segments and a retention floor always has its cold copy behind it.
+Status StoreImpl::CheckColdIdentity(uint64_t floor) {
+  warm::WarmShard& meta = shards_[0]->warm();
+  auto local = meta.GetMeta(cold::kStoreIdKey);
+  if (!local) return local.error();
+  auto layout = cold::ReadLayout(*cold_store_);
+  if (!layout) return layout.error();
+  const std::string url = cold_store_->url();
+  if (!*layout) {
+    if (floor > 1) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "the cold tier " + url +
+                       " holds no store, but this store has moved events "
+                       "to its cold tier: is --cold the URL it archived to (see <data>/cold-url)?");
+    }
+    cold::Layout mine{options_.shards, options_.partitions,
+                      local->value_or(Uuid::Random().ToString())};
+    if (!*local) {  // the store's own copy first: a crash before store.json is harmless
+      STRATA_TRY(meta.PutMeta(cold::kStoreIdKey, mine.store_id));
+      *local = mine.store_id;
+    }
+    auto got = cold::EnsureLayout(*cold_store_, mine);
+    if (!got) return got.error();
+    *layout = *got;
+  }
+  const cold::Layout& l = **layout;
+  if (l.shards != options_.shards || l.partitions != options_.partitions) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "the cold tier " + url + " belongs to a store with " + std::to_string(l.shards) +
+                     " shards and " + std::to_string(l.partitions) + " partitions, not this one (" +
+                     std::to_string(options_.shards) + "/" + std::to_string(options_.partitions) +
+                     "); give each store its own --cold URL");
+  }
+  if (l.store_id.empty()) return OkStatus();
+  if (!*local || **local != l.store_id) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "the cold tier " + url + " belongs to another store (id " + l.store_id +
+                     "); to rebuild that store use `strata restore --from " + url +
+                     "` into an empty directory, or give this store its own --cold URL");
+  }
+  return OkStatus();
+}
+
+void StoreImpl::StartArchivers() {
+  if (!cold_store_ || !options_.cold.archive) return;
+  namespace fs = std::filesystem;
+  uint32_t slots = options_.cold.export_threads;
+  if (slots == 0) slots = std::max(1u, std::thread::hardware_concurrency() / 2);
+  export_slots_ = std::make_unique<ExportSlots>(slots);
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    auto a = std::make_unique<Archiver>(
+        shards_[i].get(), cold_shards_[i].get(), cold_store_.get(), options_,
+        (fs::path(options_.data_dir) / cold::ShardName(static_cast<uint32_t>(i)) / "outbox")
+            .string(),
+        export_slots_.get());
+    a->Start();
+    archivers_.push_back(std::move(a));
+  }
+  spdlog::info("cold tier: archiving sealed segments to {}", cold_store_->url());
+}
+
+Result<ArchiveStatus> StoreImpl::Archive() {
+  ArchiveStatus out;
+  if (!cold_store_) return out;
+  out.enabled = true;
+  out.url = cold_store_->url();
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (i < archivers_.size()) {
+      out.shards.push_back(archivers_[i]->GetStatus());
+    } else {  // reading only
+      ArchiveShardStatus s;
+      s.shard = static_cast<uint32_t>(i);
+      auto segs = cold_shards_[i]->segments();
+      s.segments = segs->size();
+      s.archived_upto = segs->empty() ? Position(0) : segs->back().last_position;
+      s.warm_floor = Position(shards_[i]->warm_floor());
+      out.shards.push_back(s);
+    }
+    out.cold_reads += cold_shards_[i]->reads();
+  }
+  out.cache_hits = block_cache_->hits();
+  out.cache_misses = block_cache_->misses();
+  out.cache_bytes = block_cache_->bytes();
+  return out;
+}
+
+Result<std::vector<SegmentInfo>> StoreImpl::ListSegments() {
+  std::vector<SegmentInfo> out;
+  for (auto& cs : cold_shards_) {
+    auto segs = cs->segments();
+    out.insert(out.end(), segs->begin(), segs->end());
+  }
+  return out;
+}
+
+Status StoreImpl::ArchiveAll(Deadline deadline) {
+  if (!cold_store_) {
+    return Error(ErrorCode::kInvalidConfig, "this store has no cold tier; configure --cold");
+  }
+  if (archivers_.empty()) {
+    return Error(ErrorCode::kInvalidConfig, "archiving is off for this store (cold.archive)");
+  }
+  std::vector<uint64_t> targets;
+  for (auto& s : shards_) {
+    targets.push_back(s->last_position().value());
+    s->RequestSeal();
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    archivers_[i]->Wake();
+    STRATA_TRY(archivers_[i]->WaitArchived(targets[i], deadline));
+  }
+  return OkStatus();
 }
 
 }  // namespace storage

@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "objstore/object_store.h"
+#include "storage/archiver.h"
+#include "storage/cold/cold_tier.h"
 #include "storage/hot/ring.h"
 #include "storage/shard.h"
 #include "storage/store.h"
@@ -18,6 +21,8 @@
 namespace strata::storage {
 
 class SubscriptionImpl;
+// Writes <data_dir>/STRATA, the commit point of a new (or restored) store.
+Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint32_t partitions);
 // The last $all position a subscription has delivered or examined (for lag metrics).
 uint64_t SubscriptionPosition(const SubscriptionImpl* s);
 
@@ -50,6 +55,11 @@ class StoreImpl : public Store {
   Position Watermark() const override { return ring_->watermark(); }
   StoreStats Stats() override;
   Status Close() override;
+  Result<ArchiveStatus> Archive() override;
+  Result<std::vector<SegmentInfo>> ListSegments() override;
+  Status ArchiveAll(Deadline deadline) override;
+  Result<SnapshotInfo> Snapshot(
+      const std::function<void(const SnapshotProgress&)>& progress) override;
 
   // For subscriptions.
   hot::Ring& ring() { return *ring_; }
@@ -61,6 +71,9 @@ class StoreImpl : public Store {
  private:
   explicit StoreImpl(const StoreOptions& options) : options_(options) {}
   Status OpenShards();
+  Status OpenCold();
+  Status CheckColdIdentity(uint64_t floor);
+  void StartArchivers();
   Shard& ShardFor(std::string_view stream);
   Status ValidateAppend(const AppendRequest& r) const;
   void AsyncSyncLoop();
@@ -69,6 +82,13 @@ class StoreImpl : public Store {
   std::shared_ptr<warm::SharedResources> shared_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<hot::Ring> ring_;
+  // Cold tier (empty without one). Archivers stop before the shards.
+  std::shared_ptr<objstore::ObjectStore> cold_store_;
+  std::unique_ptr<cold::BlockCache> block_cache_;
+  std::vector<std::unique_ptr<cold::ColdShard>> cold_shards_;
+  std::unique_ptr<ExportSlots> export_slots_;
+  std::vector<std::unique_ptr<Archiver>> archivers_;
+  std::mutex snapshot_mu_;  // one snapshot at a time
   std::atomic<bool> closing_{false};
   bool closed_ = false;
   std::mutex close_mu_;

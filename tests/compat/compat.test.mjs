@@ -35,6 +35,7 @@ async function startServer() {
     proc.kill("SIGTERM");
     const r = await exited;
     rmSync(data, { recursive: true, force: true });
+    rmSync(data + "-cold", { recursive: true, force: true }); // serve's default cold tier
     return r;
   };
   return { port, httpPort, stop };

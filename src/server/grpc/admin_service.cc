@@ -1,5 +1,7 @@
 #include "server/grpc/admin_service.h"
 
+#include "server/grpc/wire.h"
+
 namespace strata::server {
 
 grpc::Status AdminService::GetStats(grpc::ServerContext*, const strata::v1::GetStatsRequest*,
@@ -67,8 +69,102 @@ grpc::Status AdminService::GetTiers(grpc::ServerContext*, const strata::v1::GetT
   warm->set_events(events);
   auto* cold = out->add_tiers();
   cold->set_name("cold");
-  cold->set_configured(false);
-  cold->set_description("object storage; not built yet: every event stays in the warm tier");
+  auto archive = store_->Archive();
+  if (archive && archive->enabled) {
+    cold->set_configured(true);
+    uint64_t segments = 0, events = 0;
+    auto segs = store_->ListSegments();
+    if (segs) {
+      uint64_t cold_bytes = 0;
+      for (const auto& sg : *segs) {
+        ++segments;
+        events += sg.events;
+        cold_bytes += sg.bytes;
+      }
+      cold->set_bytes(cold_bytes);
+    }
+    cold->set_events(events);
+    cold->set_hits(archive->cache_hits);
+    cold->set_misses(archive->cache_misses);
+    cold->set_description(std::to_string(segments) + " archived segments in " + archive->url);
+  } else {
+    cold->set_configured(false);
+    cold->set_description("not configured (--cold none): every event stays in the warm tier");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetArchive(grpc::ServerContext* ctx,
+                                      const strata::v1::GetArchiveRequest*,
+                                      strata::v1::Archive* out) {
+  auto a = store_->Archive();
+  if (!a) return ToStatus(a.error(), ctx);
+  out->set_enabled(a->enabled);
+  out->set_url(a->url);
+  out->set_cold_reads(a->cold_reads);
+  out->set_cache_hits(a->cache_hits);
+  out->set_cache_misses(a->cache_misses);
+  out->set_cache_bytes(a->cache_bytes);
+  for (const auto& s : a->shards) {
+    auto* o = out->add_shards();
+    o->set_shard(s.shard);
+    o->set_segments(s.segments);
+    o->set_archived_upto(s.archived_upto.value());
+    o->set_warm_floor(s.warm_floor.value());
+    o->set_backlog_bytes(s.backlog_bytes);
+    o->set_backlog_age_us(s.backlog_age_us);
+    o->set_uploaded_segments(s.uploaded_segments);
+    o->set_uploaded_bytes(s.uploaded_bytes);
+    o->set_upload_seconds(s.upload_seconds);
+    o->set_errors(s.errors);
+    o->set_last_error(s.last_error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListSegments(grpc::ServerContext* ctx,
+                                        const strata::v1::ListSegmentsRequest*,
+                                        strata::v1::Segments* out) {
+  auto segs = store_->ListSegments();
+  if (!segs) return ToStatus(segs.error(), ctx);
+  for (const auto& s : *segs) {
+    auto* o = out->add_segments();
+    o->set_shard(s.shard);
+    o->set_segment_id(s.segment_id);
+    o->set_first_position(s.first_position.value());
+    o->set_last_position(s.last_position.value());
+    o->set_min_source_ts(s.min_source_ts);
+    o->set_max_source_ts(s.max_source_ts);
+    o->set_max_recorded_ts(s.max_recorded_ts);
+    o->set_events(s.events);
+    o->set_bytes(s.bytes);
+    o->set_key(s.key);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ArchiveAll(grpc::ServerContext* ctx,
+                                      const strata::v1::ArchiveAllRequest*,
+                                      strata::v1::ArchiveAllResponse*) {
+  // The call's deadline, converted to the steady clock; an hour when the caller set none.
+  auto remaining = ctx->deadline() - std::chrono::system_clock::now();
+  if (remaining > std::chrono::hours(1)) remaining = std::chrono::hours(1);
+  auto st = store_->ArchiveAll(
+      std::chrono::steady_clock::now() +
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining));
+  if (!st) return ToStatus(st.error(), ctx);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Snapshot(grpc::ServerContext* ctx, const strata::v1::SnapshotRequest*,
+                                    strata::v1::SnapshotResult* out) {
+  auto info = store_->Snapshot(nullptr);
+  if (!info) return ToStatus(info.error(), ctx);
+  out->set_id(info->id);
+  out->set_bytes(info->bytes);
+  out->set_files(info->files);
+  out->set_reused_files(info->reused_files);
+  out->set_seconds(info->seconds);
   return grpc::Status::OK;
 }
 

@@ -19,6 +19,14 @@ class AdminService final : public strata::v1::Admin::Service {
                         strata::v1::Stats* out) override;
   grpc::Status GetTiers(grpc::ServerContext*, const strata::v1::GetTiersRequest*,
                         strata::v1::Tiers* out) override;
+  grpc::Status GetArchive(grpc::ServerContext*, const strata::v1::GetArchiveRequest*,
+                          strata::v1::Archive* out) override;
+  grpc::Status ListSegments(grpc::ServerContext*, const strata::v1::ListSegmentsRequest*,
+                            strata::v1::Segments* out) override;
+  grpc::Status ArchiveAll(grpc::ServerContext*, const strata::v1::ArchiveAllRequest*,
+                          strata::v1::ArchiveAllResponse* out) override;
+  grpc::Status Snapshot(grpc::ServerContext*, const strata::v1::SnapshotRequest*,
+                        strata::v1::SnapshotResult* out) override;
 
  private:
   Store* store_;

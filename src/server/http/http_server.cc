@@ -91,6 +91,48 @@ std::string PrometheusText(Store& store) {
   out += fmt::format("strata_ring_misses_total {}\n", s.ring_misses);
   family("strata_ring_bytes", "gauge", "Hot ring arena size.");
   out += fmt::format("strata_ring_bytes {}\n", s.ring_bytes);
+
+  auto archive = store.Archive();
+  if (archive && archive->enabled) {
+    auto per_archiver = [&](const char* name, const char* type, const char* help, auto get) {
+      family(name, type, help);
+      for (const auto& a : archive->shards) {
+        out += fmt::format("{}{{shard=\"{}\"}} {}\n", name, a.shard, get(a));
+      }
+    };
+    using A = ArchiveShardStatus;
+    per_archiver("strata_archive_backlog_bytes", "gauge",
+                 "Bytes of the shard's log not yet archived (RocksDB estimate; includes the open "
+                 "segment).",
+                 [](const A& a) { return a.backlog_bytes; });
+    per_archiver("strata_archive_backlog_age_seconds", "gauge",
+                 "Age of the oldest event not yet archived.",
+                 [](const A& a) { return static_cast<double>(a.backlog_age_us) / 1e6; });
+    per_archiver("strata_archive_segments", "gauge", "Segments in the shard's cold manifest.",
+                 [](const A& a) { return a.segments; });
+    per_archiver("strata_archive_uploaded_bytes_total", "counter",
+                 "Segment bytes uploaded since start.",
+                 [](const A& a) { return a.uploaded_bytes; });
+    per_archiver("strata_archive_upload_seconds_total", "counter",
+                 "Time spent uploading segments since start (rate = bytes / seconds).",
+                 [](const A& a) { return a.upload_seconds; });
+    per_archiver("strata_archive_errors_total", "counter",
+                 "Failed archive attempts (each is retried).", [](const A& a) { return a.errors; });
+    per_archiver("strata_archive_archived_upto", "gauge",
+                 "Last position of the shard's newest archived segment.",
+                 [](const A& a) { return a.archived_upto.value(); });
+    per_archiver("strata_warm_floor", "gauge",
+                 "Positions below this are read from the cold tier (local retention).",
+                 [](const A& a) { return a.warm_floor.value(); });
+    family("strata_cold_reads_total", "counter", "Records read from the cold tier.");
+    out += fmt::format("strata_cold_reads_total {}\n", archive->cold_reads);
+    family("strata_cold_cache_hits_total", "counter", "Cold block cache hits.");
+    out += fmt::format("strata_cold_cache_hits_total {}\n", archive->cache_hits);
+    family("strata_cold_cache_misses_total", "counter", "Cold block cache misses (object reads).");
+    out += fmt::format("strata_cold_cache_misses_total {}\n", archive->cache_misses);
+    family("strata_cold_cache_bytes", "gauge", "Decompressed blocks held by the cold cache.");
+    out += fmt::format("strata_cold_cache_bytes {}\n", archive->cache_bytes);
+  }
   return out;
 }
 

@@ -272,25 +272,51 @@ size_t SegmentReader::FindBlock(uint64_t position) const {
   return static_cast<size_t>(it - b.begin());
 }
 
-Result<std::string> SegmentReader::ReadBlock(size_t index) const {
-  if (index >= footer_.blocks.size()) {
-    return Error(ErrorCode::kInternal, "block index past the end of " + key_);
-  }
+Result<std::string> SegmentReader::DecodeBlock(size_t index, std::string_view compressed) const {
   const SegmentBlock& b = footer_.blocks[index];
-  auto compressed = objstore::GetString(store_, key_, {b.offset, b.compressed_bytes});
-  if (!compressed) return compressed.error();
-  if (compressed->size() != b.compressed_bytes ||
-      crc32c::Value(compressed->data(), compressed->size()) != b.crc) {
+  if (compressed.size() != b.compressed_bytes ||
+      crc32c::Value(compressed.data(), compressed.size()) != b.crc) {
     return Corrupt("segment object " + key_ + ": block " + std::to_string(index) +
                    " checksum mismatch");
   }
   std::string raw(b.raw_bytes, '\0');
-  size_t n = ZSTD_decompress(raw.data(), raw.size(), compressed->data(), compressed->size());
+  size_t n = ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
   if (ZSTD_isError(n) || n != b.raw_bytes) {
     return Corrupt("segment object " + key_ + ": block " + std::to_string(index) +
                    " does not decompress");
   }
   return raw;
+}
+
+Result<std::string> SegmentReader::ReadBlock(size_t index) const {
+  auto blocks = ReadBlocks(index, 1);
+  if (!blocks) return blocks.error();
+  return std::move(blocks->front());
+}
+
+Result<std::vector<std::string>> SegmentReader::ReadBlocks(size_t first, size_t count) const {
+  if (count == 0 || first + count > footer_.blocks.size()) {
+    return Error(ErrorCode::kInternal, "block range past the end of " + key_);
+  }
+  // Blocks are contiguous in the object: one ranged read for all of them.
+  const uint64_t begin = footer_.blocks[first].offset;
+  const SegmentBlock& last = footer_.blocks[first + count - 1];
+  const uint64_t end = last.offset + last.compressed_bytes;
+  auto compressed = objstore::GetString(store_, key_, {begin, end - begin});
+  if (!compressed) return compressed.error();
+  if (compressed->size() != end - begin) {
+    return Corrupt("segment object " + key_ + " is shorter than its footer says");
+  }
+  std::vector<std::string> out;
+  out.reserve(count);
+  for (size_t i = first; i < first + count; ++i) {
+    const SegmentBlock& b = footer_.blocks[i];
+    auto raw =
+        DecodeBlock(i, std::string_view(*compressed).substr(b.offset - begin, b.compressed_bytes));
+    if (!raw) return raw.error();
+    out.push_back(std::move(*raw));
+  }
+  return out;
 }
 
 Status ForEachRecord(std::string_view block,

@@ -85,8 +85,11 @@ class SegmentReader {
   size_t FindBlock(uint64_t position) const;
   // The decompressed block (concatenated records), verified.
   Result<std::string> ReadBlock(size_t index) const;
+  // Blocks [first, first + count), fetched with one ranged read (sequential scans).
+  Result<std::vector<std::string>> ReadBlocks(size_t first, size_t count) const;
 
  private:
+  Result<std::string> DecodeBlock(size_t index, std::string_view compressed) const;
   SegmentReader(objstore::ObjectStore& store, std::string key)
       : store_(store), key_(std::move(key)) {}
   objstore::ObjectStore& store_;

@@ -359,7 +359,9 @@ TEST_F(StoreTest, MetadataMaxAgeHidesOldEvents) {
       Req("$$aged", ExpectedRevision::Any(), {Event("$metadata", R"({"$maxAge": 50})")})));
   auto events = ReadAllOf("aged");
   EXPECT_EQ(events.size(), 1u);
-  if (!events.empty()) EXPECT_EQ(events[0].revision, Revision(1));
+  if (!events.empty()) {
+    EXPECT_EQ(events[0].revision, Revision(1));
+  }
   store_.reset();  // its threads use the clock, which dies with this scope
 }
 

@@ -8,6 +8,7 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -221,9 +222,10 @@ Result<std::optional<std::string>> WarmShard::GetRecord(Position p) {
   return std::optional<std::string>(std::move(value));
 }
 
-Status WarmShard::GetRecords(const std::vector<Position>& positions,
-                             std::vector<std::string>* out) {
+Status WarmShard::GetRecordsIfPresent(const std::vector<Position>& positions,
+                                      std::vector<std::string>* out, std::vector<bool>* found) {
   out->clear();
+  found->assign(positions.size(), true);
   if (positions.empty()) return OkStatus();
   std::vector<std::string> keys;
   keys.reserve(positions.size());
@@ -233,17 +235,61 @@ Status WarmShard::GetRecords(const std::vector<Position>& positions,
   auto statuses = rep_->db->MultiGet(rocksdb::ReadOptions(), cfs, slices, out);
   for (size_t i = 0; i < statuses.size(); ++i) {
     if (statuses[i].IsNotFound()) {
-      return Error(ErrorCode::kCorruption, "the stream index points at position " +
-                                               std::to_string(positions[i].value()) +
-                                               " but the log has no record there");
+      (*found)[i] = false;
+    } else if (!statuses[i].ok()) {
+      return FromRocks(statuses[i], "reading events");
     }
-    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading events");
   }
   return OkStatus();
 }
 
-std::unique_ptr<EventCursor> WarmShard::NewCursor() {
+Status WarmShard::DropRecords(Position from, Position to, std::string_view key,
+                              std::string_view value) {
+  rocksdb::WriteBatch b;
+  auto s = b.DeleteRange(rep_->cfs[kEvents], PositionKey(from), PositionKey(to));
+  if (s.ok())
+    s = b.Put(rep_->cfs[kDefault], rocksdb::Slice(key.data(), key.size()),
+              rocksdb::Slice(value.data(), value.size()));
+  if (!s.ok()) return FromRocks(s, "building a retention batch");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = rep_->db->Write(wo, &b);
+  if (!s.ok()) return FromRocks(s, "dropping archived records from the warm tier");
+  // Reclaim the space now rather than when compaction happens to reach the range.
+  const std::string lo = PositionKey(from), hi = PositionKey(to);
+  rocksdb::Slice begin(lo), end(hi);
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  // Best effort: the records are gone either way; compaction would reach the range later.
+  rep_->db->CompactRange(co, rep_->cfs[kEvents], &begin, &end).PermitUncheckedError();
+  return OkStatus();
+}
+
+uint64_t WarmShard::ApproximateBytes(Position from, Position to) {
+  const std::string lo = PositionKey(from), hi = PositionKey(Position(to.value() + 1));
+  rocksdb::Range r(lo, hi);
+  uint64_t size = 0;
+  rocksdb::SizeApproximationOptions o;
+  o.include_files = true;
+  o.include_memtables = true;
+  auto s = rep_->db->GetApproximateSizes(o, rep_->cfs[kEvents], &r, 1, &size);
+  return s.ok() ? size : 0;
+}
+
+Status WarmShard::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(rep_->db.get(), &raw);
+  if (!s.ok()) return FromRocks(s, "preparing a checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // Flush the memtables first so the checkpoint holds SST files, not WAL to replay.
+  s = cp->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+  if (!s.ok()) return FromRocks(s, "creating a checkpoint in " + dir);
+  return OkStatus();
+}
+
+std::unique_ptr<EventCursor> WarmShard::NewCursor(bool fill_cache) {
   rocksdb::ReadOptions ro;
+  ro.fill_cache = fill_cache;
   ro.readahead_size = 2 << 20;
   ro.verify_checksums = true;
   return std::make_unique<RocksCursor>(

@@ -87,9 +87,12 @@ class WarmShard {
   Status SyncWal();
 
   Result<std::optional<std::string>> GetRecord(Position p);
-  // Fills out[i] for positions[i]; a missing record is an error (the index points at it).
-  Status GetRecords(const std::vector<Position>& positions, std::vector<std::string>* out);
-  std::unique_ptr<EventCursor> NewCursor();
+  // Fills out[i] for positions[i]; a missing record sets found[i] = false (it left the warm
+  // tier for the cold one, or the caller's index is wrong: Shard::FetchRecords decides).
+  Status GetRecordsIfPresent(const std::vector<Position>& positions, std::vector<std::string>* out,
+                             std::vector<bool>* found);
+  // fill_cache = false for bulk scans (archiving) that should not evict the block cache.
+  std::unique_ptr<EventCursor> NewCursor(bool fill_cache = true);
   // Last position in the log, or nullopt when empty.
   Result<std::optional<Position>> LastPosition();
 
@@ -104,6 +107,15 @@ class WarmShard {
   Status ForEachHead(const std::function<bool(std::string_view, std::string_view)>& visit);
 
   WarmStats Stats();
+
+  // Cold tier support.
+  // Removes the records in [from, to) and sets meta `key` to `value` in one synced batch.
+  Status DropRecords(Position from, Position to, std::string_view key, std::string_view value);
+  // RocksDB's estimate of the bytes the records in [from, to] take (files and memtables).
+  uint64_t ApproximateBytes(Position from, Position to);
+  // A consistent checkpoint of this shard's RocksDB in `dir` (which must not exist): hard links
+  // to the live files where possible.
+  Status Checkpoint(const std::string& dir);
 
  private:
   struct Rep;

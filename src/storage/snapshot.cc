@@ -1,0 +1,450 @@
+#include "storage/snapshot.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <set>
+#include <stdexcept>
+
+#include "model/record.h"
+#include "storage/cold/cold_tier.h"
+#include "storage/store_impl.h"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kSnapshotsPrefix = "snapshots/";
+constexpr std::string_view kCommitName = "snapshot.json";
+
+// UTC time to the millisecond plus a random suffix: sortable by time, unique across runs.
+std::string NewSnapshotId() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%S", &tm);
+  char id[64];
+  std::snprintf(id, sizeof(id), "%s.%03dZ-%04x", buf, static_cast<int>(ms.count()),
+                static_cast<unsigned>(std::random_device{}() & 0xffff));
+  return id;
+}
+
+// A snapshot file's path inside the data directory: shard-NNN/db/NAME or shard-NNN/index/NAME.
+// Anything else (absolute, "..", other directories) would let a damaged or hostile snapshot
+// description write outside the store.
+bool IsSnapshotFilePath(const std::string& rel) {
+  static const std::regex kPath("shard-[0-9]{3}/(db|index)/[A-Za-z0-9_.-]+");
+  if (!std::regex_match(rel, kPath)) return false;
+  const std::string name = rel.substr(rel.rfind('/') + 1);
+  return name != "." && name != "..";
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<nlohmann::json> ReadJsonFile(const fs::path& p) {
+  std::ifstream in(p);
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return Error(ErrorCode::kCorruption, p.string() + " is not JSON");
+  return j;
+}
+
+Status WriteJsonFile(const fs::path& p, const nlohmann::json& j) {
+  std::ofstream out(p, std::ios::trunc);
+  out << j.dump(2) << "\n";
+  out.flush();
+  if (!out) return Error(ErrorCode::kIoError, "cannot write " + p.string());
+  return OkStatus();
+}
+
+// Streams `key` into a new local file, fdatasynced.
+Status Download(objstore::ObjectStore& store, const std::string& key, const fs::path& to,
+                const std::function<void(uint64_t)>& on_bytes) {
+  std::error_code ec;
+  fs::create_directories(to.parent_path(), ec);
+  if (ec) return Error(ErrorCode::kIoError, "cannot create " + to.parent_path().string());
+  const int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Error(ErrorCode::kIoError, "create " + to.string() + ": " + std::strerror(errno));
+  Status st = store.Get(key, {}, [&](std::string_view chunk) -> Status {
+    while (!chunk.empty()) {
+      const ssize_t n = ::write(fd, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        return Error(ErrorCode::kIoError, "write " + to.string() + ": " + std::strerror(errno));
+      chunk.remove_prefix(static_cast<size_t>(n));
+      on_bytes(static_cast<uint64_t>(n));
+    }
+    return OkStatus();
+  });
+  if (st && ::fdatasync(fd) != 0) {
+    st = Error(ErrorCode::kIoError, "fdatasync " + to.string() + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  return st;
+}
+
+}  // namespace
+
+Result<std::vector<SnapshotListing>> ListSnapshots(objstore::ObjectStore& store) {
+  auto keys = objstore::ListAll(store, kSnapshotsPrefix);
+  if (!keys) return keys.error();
+  std::vector<SnapshotListing> out;
+  for (const auto& k : *keys) {
+    const std::string_view key = k.key;
+    if (key.size() <= kCommitName.size() ||
+        key.substr(key.size() - kCommitName.size()) != kCommitName) {
+      continue;
+    }
+    auto text = objstore::GetString(store, k.key);
+    if (!text) return text.error();
+    // A damaged description makes that one snapshot unusable, not the others.
+    try {
+      const auto j = nlohmann::json::parse(*text);
+      SnapshotListing s;
+      s.id = j.at("id").get<std::string>();
+      s.created_us = j.at("created_us").get<int64_t>();
+      s.shards = j.at("shards").get<uint32_t>();
+      for (const auto& f : j.at("files")) {
+        s.bytes += f.at("size").get<uint64_t>();
+        ++s.files;
+      }
+      if (k.key != std::string(kSnapshotsPrefix) + s.id + "/" + std::string(kCommitName)) {
+        throw std::runtime_error("its id does not match its key");
+      }
+      out.push_back(std::move(s));
+    } catch (const std::exception& e) {
+      spdlog::warn("skipping snapshot {} in {}: its description is damaged ({})", k.key,
+                   store.url(), e.what());
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+Status PruneSnapshots(objstore::ObjectStore& store, uint32_t keep) {
+  auto snaps = ListSnapshots(store);
+  if (!snaps) return snaps.error();
+  if (snaps->empty()) return OkStatus();
+  std::set<std::string> kept;
+  for (size_t i = snaps->size() > keep ? snaps->size() - keep : 0; i < snaps->size(); ++i) {
+    kept.insert((*snaps)[i].id);
+  }
+  const std::string newest = snaps->back().id;
+  auto keys = objstore::ListAll(store, kSnapshotsPrefix);
+  if (!keys) return keys.error();
+  // Commit objects first, so a snapshot being deleted is never seen as complete.
+  std::vector<std::string> commits, files;
+  for (const auto& k : *keys) {
+    const std::string rest = k.key.substr(kSnapshotsPrefix.size());
+    const std::string id = rest.substr(0, rest.find('/'));
+    if (kept.count(id) || id >= newest) continue;  // kept, or newer than the newest (in progress)
+    (k.key.ends_with(kCommitName) ? commits : files).push_back(k.key);
+  }
+  for (const auto& k : commits) STRATA_TRY(store.Delete(k));
+  for (const auto& k : files) STRATA_TRY(store.Delete(k));
+  return OkStatus();
+}
+
+Result<bool> HasRestorableStore(const std::string& url, const objstore::S3Config& s3) {
+  auto store = objstore::Open(url, s3);
+  if (!store) return store.error();
+  auto layout = cold::ReadLayout(**store);
+  if (!layout) return layout.error();
+  if (!layout->has_value()) return false;
+  // A store that archived nothing yet (store.json only) has nothing to restore.
+  auto snaps = ListSnapshots(**store);
+  if (!snaps) return snaps.error();
+  if (!snaps->empty()) return true;
+  for (uint32_t i = 0; i < (*layout)->shards; ++i) {
+    auto page = (*store)->List(cold::ManifestPrefix(i), "", 1);
+    if (!page) return page.error();
+    if (!page->objects.empty()) return true;
+  }
+  return false;
+}
+
+namespace storage {
+
+Result<SnapshotInfo> StoreImpl::Snapshot(
+    const std::function<void(const SnapshotProgress&)>& progress) {
+  if (!cold_store_) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "this store has no cold tier to snapshot to; configure --cold");
+  }
+  std::lock_guard lock(snapshot_mu_);
+  const auto started = std::chrono::steady_clock::now();
+  const fs::path staging = fs::path(options_.data_dir) / ".snapshot";
+  std::error_code ec;
+  SnapshotProgress p;
+  auto report = [&](const char* phase) {
+    p.phase = phase;
+    if (progress) progress(p);
+  };
+
+  // Resume an interrupted snapshot: its checkpoint and file list are still staged.
+  std::string id;
+  nlohmann::json desc;
+  for (const auto& entry : fs::directory_iterator(staging, ec)) {
+    const fs::path list = entry.path() / "files.json";
+    if (!fs::exists(list)) continue;
+    auto j = ReadJsonFile(list);
+    if (!j) continue;
+    const std::string staged = entry.path().filename().string();
+    // Committed already (the process stopped before removing its staging): start a new one.
+    auto committed =
+        cold_store_->Head(std::string(kSnapshotsPrefix) + staged + "/" + std::string(kCommitName));
+    if (committed) break;
+    if (committed.error().code() != ErrorCode::kObjectNotFound) return committed.error();
+    id = staged;
+    desc = std::move(*j);
+    spdlog::info("resuming snapshot {} (interrupted earlier)", id);
+    break;
+  }
+  if (id.empty()) {
+    fs::remove_all(staging, ec);
+    id = NewSnapshotId();
+    const fs::path dir = staging / id;
+    report("checkpoint");
+    nlohmann::json positions = nlohmann::json::array();
+    for (auto& s : shards_) {
+      // Read before the checkpoint: the checkpoint holds at least up to here, and a restore
+      // copies in archived segments after it (rewriting a record it already has is harmless).
+      positions.push_back(s->last_position().value());
+      STRATA_TRY(s->Checkpoint((dir / cold::ShardName(s->id().value())).string()));
+    }
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (!entry.is_regular_file()) continue;
+      files.push_back({{"path", fs::relative(entry.path(), dir).string()},
+                       {"size", static_cast<uint64_t>(entry.file_size())}});
+    }
+    desc = {{"format", 1},
+            {"id", id},
+            {"created_us", NowUs()},
+            {"shards", options_.shards},
+            {"partitions", options_.partitions},
+            {"shard_last_positions", positions},
+            {"files", files}};
+    STRATA_TRY(WriteJsonFile(dir / "files.json", desc));
+  }
+  const fs::path dir = staging / id;
+  const std::string prefix = std::string(kSnapshotsPrefix) + id + "/";
+  for (const auto& f : desc["files"]) {
+    p.bytes_total += f["size"].get<uint64_t>();
+    ++p.files_total;
+  }
+  SnapshotInfo info;
+  info.id = id;
+  report("upload");
+  for (const auto& f : desc["files"]) {
+    const std::string rel = f["path"].get<std::string>();
+    const uint64_t size = f["size"].get<uint64_t>();
+    const std::string key = prefix + rel;
+    auto head = cold_store_->Head(key);
+    if (head && head->size == size) {
+      ++info.reused_files;
+    } else {
+      if (!head && head.error().code() != ErrorCode::kObjectNotFound) return head.error();
+      auto body = objstore::FileSource::Open((dir / rel).string());
+      if (!body) return body.error();
+      const uint64_t before = p.bytes_done;
+      STRATA_TRY(objstore::Upload(*cold_store_, key, **body, options_.cold.upload_part_bytes,
+                                  [&](uint64_t sent) {
+                                    p.bytes_done = before + sent;
+                                    report("upload");
+                                  }));
+      p.bytes_done = before;
+    }
+    p.bytes_done += size;
+    ++p.files_done;
+    info.bytes += size;
+    ++info.files;
+    report("upload");
+  }
+  // The commit: a reader lists a snapshot only once this exists.
+  STRATA_TRY(objstore::PutString(*cold_store_, prefix + std::string(kCommitName), desc.dump(2),
+                                 {.if_absent = true}));
+  fs::remove_all(dir, ec);
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  p.bytes_done = p.bytes_total;
+  report("done");
+  spdlog::info("snapshot {}: {} files, {} bytes to {} in {:.1f} s ({} already uploaded)", id,
+               info.files, info.bytes, cold_store_->url(), info.seconds, info.reused_files);
+  return info;
+}
+
+}  // namespace storage
+
+Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  std::error_code ec;
+  const fs::path data(o.data_dir);
+  if (fs::exists(data / "STRATA")) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "'" + o.data_dir +
+                     "' already holds a store; restore into an empty directory (a new --data)");
+  }
+  if (fs::exists(data) && !fs::is_empty(data, ec)) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "'" + o.data_dir +
+                     "' is not empty (a partial restore?); remove it or choose another --data");
+  }
+  auto opened = objstore::Open(o.from, o.s3);
+  if (!opened) return opened.error();
+  objstore::ObjectStore& store = **opened;
+  auto layout = cold::ReadLayout(store);
+  if (!layout) return layout.error();
+  if (!*layout) {
+    return Error(ErrorCode::kObjectNotFound,
+                 "nothing to restore in " + store.url() +
+                     ": it has no store.json (no Strata store has archived there)");
+  }
+  auto snaps = ListSnapshots(store);
+  if (!snaps) return snaps.error();
+  RestoreResult result;
+  SnapshotProgress p;
+  auto report = [&](const char* phase) {
+    p.phase = phase;
+    if (o.progress) o.progress(p);
+  };
+  std::vector<uint64_t> after((*layout)->shards, 0);  // per shard: positions the snapshot holds
+  const SnapshotListing* chosen = nullptr;
+  for (const auto& s : *snaps) {
+    if (o.snapshot.empty() || s.id == o.snapshot) chosen = &s;
+  }
+  if (!o.snapshot.empty() && !chosen) {
+    return Error(ErrorCode::kObjectNotFound,
+                 "no complete snapshot '" + o.snapshot + "' in " + store.url() +
+                     "; `strata snapshot list` shows the ones there are");
+  }
+  fs::create_directories(data, ec);
+  if (ec) return Error(ErrorCode::kIoError, "cannot create " + o.data_dir + ": " + ec.message());
+  if (chosen) {
+    result.snapshot = chosen->id;
+    const std::string prefix = std::string(kSnapshotsPrefix) + chosen->id + "/";
+    auto text = objstore::GetString(store, prefix + std::string(kCommitName));
+    if (!text) return text.error();
+    std::vector<std::pair<std::string, uint64_t>> files;
+    try {
+      const auto desc = nlohmann::json::parse(*text);
+      if (desc.at("shards").get<uint32_t>() != (*layout)->shards) {
+        throw std::runtime_error("its shard count differs from store.json's");
+      }
+      const auto& positions = desc.at("shard_last_positions");
+      for (size_t i = 0; i < after.size(); ++i) after[i] = positions.at(i).get<uint64_t>();
+      for (const auto& f : desc.at("files")) {
+        files.emplace_back(f.at("path").get<std::string>(), f.at("size").get<uint64_t>());
+        if (!IsSnapshotFilePath(files.back().first)) {
+          throw std::runtime_error("file name '" + files.back().first +
+                                   "' is not shard-NNN/db/NAME or shard-NNN/index/NAME");
+        }
+      }
+    } catch (const std::exception& e) {
+      return Error(ErrorCode::kCorruption,
+                   "snapshot " + chosen->id + " in " + store.url() + " is damaged: " + e.what() +
+                       "; restore an older one with --snapshot ID (strata snapshot --list)");
+    }
+    p.bytes_total = chosen->bytes;
+    p.files_total = chosen->files;
+    report("download");
+    for (const auto& [rel, size] : files) {
+      const fs::path to = data / rel;
+      STRATA_TRY(Download(store, prefix + rel, to, [&](uint64_t n) {
+        p.bytes_done += n;
+        if ((p.bytes_done & ((16u << 20) - 1)) < n) report("download");
+      }));
+      if (fs::file_size(to, ec) != size) {
+        return Error(ErrorCode::kCorruption,
+                     "snapshot file " + prefix + rel + " has the wrong size; it may be damaged");
+      }
+      ++p.files_done;
+      result.bytes += size;
+      ++result.files;
+    }
+  }
+
+  // Archived segments after the snapshot: copy their records into each shard's warm tier. The
+  // store's recovery then indexes them like any unindexed tail of the log.
+  StoreOptions so;
+  so.data_dir = o.data_dir;
+  so.shards = (*layout)->shards;
+  so.partitions = (*layout)->partitions;
+  so.warm.memtable_budget = 256u << 20;
+  auto shared = warm::SharedResources::Create(so.warm);
+  p = SnapshotProgress();
+  for (uint32_t i = 0; i < (*layout)->shards; ++i) {
+    auto manifest = cold::LoadManifest(store, i);
+    if (!manifest) return manifest.error();
+    std::vector<const SegmentInfo*> todo;
+    for (const auto& s : *manifest) {
+      if (s.last_position.value() > after[i]) {
+        todo.push_back(&s);
+        p.bytes_total += s.bytes;
+      }
+    }
+    // Shard 0 carries the store's identity: the restored store archives to the same URL.
+    if (todo.empty() && !(i == 0 && !(*layout)->store_id.empty())) continue;
+    const fs::path shard_dir = data / cold::ShardName(i);
+    fs::create_directories(shard_dir, ec);
+    auto warm = warm::WarmShard::Open((shard_dir / "db").string(), so, shared);
+    if (!warm) return warm.error();
+    if (i == 0 && !(*layout)->store_id.empty()) {
+      STRATA_TRY((*warm)->PutMeta(cold::kStoreIdKey, (*layout)->store_id));
+    }
+    for (const SegmentInfo* s : todo) {
+      report("segments");
+      auto reader = cold::SegmentReader::Open(store, s->key);
+      if (!reader) return reader.error();
+      const auto& footer = (*reader)->footer();
+      if (footer.segment_id != s->segment_id ||
+          footer.first_position != s->first_position.value() ||
+          footer.last_position != s->last_position.value() || footer.events != s->events) {
+        return Error(ErrorCode::kCorruption, "segment object " + s->key +
+                                                 " does not match its manifest entry; the cold "
+                                                 "tier is damaged there");
+      }
+      for (size_t b = 0; b < (*reader)->footer().blocks.size(); ++b) {
+        auto block = (*reader)->ReadBlock(b);
+        if (!block) return block.error();
+        std::vector<std::pair<Position, std::string_view>> batch;
+        STRATA_TRY(cold::ForEachRecord(*block, [&](uint64_t pos, std::string_view rec) {
+          if (pos > after[i]) batch.emplace_back(Position(pos), rec);
+          return true;
+        }));
+        result.events += batch.size();
+        STRATA_TRY((*warm)->WriteRecords(batch, /*sync=*/false));
+      }
+      p.bytes_done += s->bytes;
+      ++result.segments;
+    }
+    STRATA_TRY((*warm)->SyncWal());
+  }
+  STRATA_TRY(storage::WriteStoreDescription(o.data_dir, (*layout)->shards, (*layout)->partitions));
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report("done");
+  return result;
+}
+
+}  // namespace strata
