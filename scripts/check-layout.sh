@@ -20,6 +20,13 @@ bad=$(grep -rlnE '#include <(curl/|pugixml)' src | grep -v '^src/objstore/s3/' |
 if [ -n "$bad" ]; then echo "layout: curl or pugixml included outside src/objstore/s3: $bad"; fail=1; fi
 bad=$(grep -rlnE '#include "(model|storage|cli|server|client|wire|app|router|projection|query)/' src/objstore || true)
 if [ -n "$bad" ]; then echo "layout: src/objstore includes more than src/base: $bad"; fail=1; fi
+# hiredis in the Redis sink (and the tests that drive a real Redis); simdjson in the fold.
+bad=$(grep -rln '#include <hiredis/' src | grep -vE '^src/projection/(sinks/redis|tests)/' || true)
+if [ -n "$bad" ]; then echo "layout: hiredis included outside src/projection/sinks/redis: $bad"; fail=1; fi
+bad=$(grep -rln '#include <simdjson' src | grep -v '^src/projection/fold.cc' || true)
+if [ -n "$bad" ]; then echo "layout: simdjson included outside src/projection/fold.cc: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include "(cli|server|app|router|query)/' src/projection || true)
+if [ -n "$bad" ]; then echo "layout: src/projection includes a higher module: $bad"; fail=1; fi
 [ $fail -eq 0 ] && echo "layout: dependency rules hold"
 # Formatting (.clang-format) is part of the conventions, so it is checked too.
 if command -v clang-format > /dev/null; then

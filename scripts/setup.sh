@@ -19,6 +19,10 @@ PACKAGES=(
   # The libFuzzer target (tests/fuzz): clang 16 is the first Debian clang that compiles
   # libstdc++ 12's std::expected; libclang-rt-16-dev has libFuzzer and the sanitizer runtimes.
   clang-16 libclang-rt-16-dev
+  # Projections (src/projection): the Redis sink speaks to Redis through hiredis; JSON fields of
+  # event data are read with simdjson's on-demand parser, which finds a field without building a
+  # document tree (a fold reads one or two fields of every event); redis-server for the tests.
+  libhiredis-dev libsimdjson-dev redis-server
   # GNU time: peak RSS of a whole process for the cold-tier benchmark (bench/cold.sh).
   time
 )

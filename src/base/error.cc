@@ -50,6 +50,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "already-exists";
     case ErrorCode::kPermissionDenied:
       return "permission-denied";
+    case ErrorCode::kConflict:
+      return "conflict";
   }
   return "unknown";
 }

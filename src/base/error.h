@@ -44,9 +44,10 @@ enum class ErrorCode : uint16_t {
   kObjectNotFound = 21,    // an object store has no object under the key
   kAlreadyExists = 22,     // a create-if-absent found the object already there
   kPermissionDenied = 23,  // credentials missing, wrong, or not allowed to do this
+  kConflict = 24,          // another writer changed the state this operation expected
 };
 // The highest code in use (for iterating over all of them); move it when adding one.
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kPermissionDenied;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kConflict;
 
 // A stable, lower-case, dash-separated name for each code ("wrong-expected-revision").
 std::string_view ErrorCodeName(ErrorCode code);

@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "projection/runtime.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
 #include "storage/snapshot.h"
@@ -30,6 +31,7 @@ struct ServeFlags {
   double snapshot_interval_minutes = 360;
   uint32_t snapshot_keep = 3;
   bool restore_if_empty = true;
+  std::vector<std::string> projections;  // --projection JSON, or [[projection]] in the config
 };
 
 // Takes a snapshot every `interval` (and keeps the newest `keep`) until destroyed.
@@ -99,6 +101,8 @@ int Run(ServeFlags& f) {
   f.store.archive = true;
   auto options = f.store.ToOptions();
   if (!options) return ReportError(options.error());
+  auto specs = ParseProjectionFlags(f.projections);
+  if (!specs) return ReportError(specs.error());
   // An empty disk with a cold tier that holds a store: rebuild from it first.
   if (f.restore_if_empty && !options->cold.url.empty() &&
       !std::filesystem::exists(std::filesystem::path(options->data_dir) / "STRATA")) {
@@ -128,13 +132,16 @@ int Run(ServeFlags& f) {
       store.get(), *options,
       std::chrono::milliseconds(static_cast<int64_t>(f.snapshot_interval_minutes * 60'000)),
       f.snapshot_keep);
+  auto projections = projection::ProjectionRuntime::Start(store.get(), *specs);
+  if (!projections) return ReportError(projections.error());
   server::GrpcOptions go;
   go.host = f.host;
   go.port = f.grpc_port;
   go.data_dir = options->data_dir;
+  go.projections = projections->get();
   auto srv = server::GrpcServer::Start(store.get(), go);
   if (!srv) return ReportError(srv.error());
-  auto http = server::HttpServer::Start(store.get(), f.host, f.http_port);
+  auto http = server::HttpServer::Start(store.get(), f.host, f.http_port, projections->get());
   if (!http) return ReportError(http.error());
   (*http)->SetReady(true);
   std::signal(SIGTERM, [](int) { g_stop = true; });
@@ -149,13 +156,19 @@ int Run(ServeFlags& f) {
                     ? std::string("  cold tier: none (--cold none): every event stays local\n")
                     : fmt::format("  cold tier: {} (strata archive status --server {}:{})\n",
                                   options->cold.url, f.host, (*srv)->port()))
+            << (specs->empty()
+                    ? std::string()
+                    : fmt::format("  projections: {} (strata projection list --server "
+                                  "{}:{}; http://{}:{}/projections)\n",
+                                  specs->size(), f.host, (*srv)->port(), f.host, (*http)->port()))
             << std::flush;
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::cout << "strata: shutting down (finishing in-flight calls)\n" << std::flush;
   (*http)->SetReady(false);
   (*srv)->Shutdown(5000);
   (*http)->Stop();
-  snapshots.reset();  // a scheduled snapshot in progress finishes first
+  projections->reset();  // stops the followers; uncommitted deltas are refolded at the next start
+  snapshots.reset();     // a scheduled snapshot in progress finishes first
   auto st = store->Close();
   if (!st) return ReportError(st.error());
   std::cout << "strata: stopped cleanly\n";
@@ -171,6 +184,8 @@ void RegisterServe(CLI::App& app, int& exit_code) {
       "Official clients connect with kurrentdb://127.0.0.1:2113?tls=false\n"
       "Example config (strata.toml):\n  data = \"/var/lib/strata\"\n  grpc-port = 2113\n"
       "  http-port = 2114\n  durability = \"sync\"\n"
+      "  [[projection]]\n  name = \"points\"\n  kind = \"leaderboard\"\n"
+      "  key = \"user-{id}\"\n  field = \"points\"\n  redis = \"redis://127.0.0.1:6379\"\n"
       "SIGTERM or Ctrl-C stops it: new calls are refused, in-flight ones finish, the store "
       "closes.");
   f->store.Register(cmd);
@@ -187,6 +202,10 @@ void RegisterServe(CLI::App& app, int& exit_code) {
   cmd->add_option("--snapshot-keep", f->snapshot_keep, "Keep this many newest snapshots")
       ->group(cold_group)
       ->capture_default_str();
+  cmd->add_option("--projection", f->projections,
+                  "A projection to run, as JSON (repeatable; or [[projection]] tables in "
+                  "--config); see docs/projections.md")
+      ->group("Projections");
   cmd->add_option("--restore-if-empty", f->restore_if_empty,
                   "With no store in --data, rebuild it from the cold tier first (true/false)")
       ->group(cold_group)

@@ -297,4 +297,15 @@ std::string Thousands(double v) {
   return {out.rbegin(), out.rend()};
 }
 
+Result<std::vector<projection::ProjectionSpec>> ParseProjectionFlags(
+    const std::vector<std::string>& jsons) {
+  std::vector<projection::ProjectionSpec> out;
+  for (const auto& j : jsons) {
+    auto spec = projection::ParseSpec(j);
+    if (!spec) return spec.error();
+    out.push_back(std::move(*spec));
+  }
+  return out;
+}
+
 }  // namespace strata::cli

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "projection/spec.h"
 #include "storage/store.h"
 
 namespace strata::cli {
@@ -53,6 +54,10 @@ std::unique_ptr<Store> OpenOrReport(const StoreFlags& flags, const StoreOptions&
 // The store the flags name: the server of --server, else the data directory of --data (created
 // only if `create`). Prints the error and returns nullptr on failure.
 std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create);
+
+// The specs of repeated --projection JSON flags (a config's [[projection]] tables become those).
+Result<std::vector<projection::ProjectionSpec>> ParseProjectionFlags(
+    const std::vector<std::string>& jsons);
 
 // Prints "strata: <code>: <message>" to stderr; returns the exit code for it.
 int ReportError(const Error& e);

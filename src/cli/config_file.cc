@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <set>
+#include <sstream>
 
 namespace strata::cli {
 
@@ -57,6 +58,28 @@ Result<std::vector<std::string>> ExpandConfigFile(const CLI::App& app,
   std::vector<std::string> inserted;
   for (const auto& [key, value] : table) {
     std::string k(key.str());
+    // [[projection]] tables: each becomes --projection <its JSON> (added to any given on the
+    // command line), for the commands that take projections.
+    if (k == "projection" && value.is_array_of_tables()) {
+      bool takes = true;
+      try {
+        cmd->get_option("--projection");
+      } catch (const CLI::OptionNotFound&) {
+        takes = false;
+      }
+      if (!takes) {
+        return Error(ErrorCode::kUnknownOption,
+                     "config file " + path + ": '" + cmd->get_name() +
+                         "' takes no projections ([[projection]] is for serve, verify and replay)");
+      }
+      for (const auto& t : *value.as_array()) {
+        std::ostringstream json;
+        json << toml::json_formatter{*t.as_table()};
+        inserted.push_back("--projection");
+        inserted.push_back(json.str());
+      }
+      continue;
+    }
     const CLI::Option* opt = nullptr;
     try {
       opt = cmd->get_option("--" + k);

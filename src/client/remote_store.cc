@@ -749,4 +749,28 @@ Result<std::unique_ptr<Store>> ConnectStore(const RemoteOptions& options) {
   return std::unique_ptr<Store>(new RemoteStore(options, std::move(channels)));
 }
 
+Result<std::string> CallProjection(const RemoteOptions& options, const std::string& action,
+                                   const std::string& name, const std::string& args_json,
+                                   std::chrono::milliseconds timeout) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto ch = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  if (!ch->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
+    return Error(ErrorCode::kUnavailable,
+                 "cannot connect to strata serve at " + options.target +
+                     "; is it running? start it with 'strata serve' (or check --server)");
+  }
+  auto admin = strata::v1::Admin::NewStub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  strata::v1::ProjectionRequest req;
+  req.set_action(action);
+  req.set_name(name);
+  req.set_args_json(args_json);
+  strata::v1::ProjectionResponse resp;
+  auto st = admin->Projection(&ctx, req, &resp);
+  if (!st.ok()) return ErrorFromStatus(st, ctx, options.target);
+  return resp.json();
+}
+
 }  // namespace strata::client

@@ -33,4 +33,10 @@ struct RemoteOptions {
 // Connects (waits until the server answers, up to connect_timeout) or returns kUnavailable.
 Result<std::unique_ptr<Store>> ConnectStore(const RemoteOptions& options);
 
+// Calls strata.v1.Admin/Projection on the server: action and JSON arguments in, the JSON
+// document out (docs/projections.md). `timeout` bounds the call (verify can take a while).
+Result<std::string> CallProjection(const RemoteOptions& options, const std::string& action,
+                                   const std::string& name, const std::string& args_json,
+                                   std::chrono::milliseconds timeout);
+
 }  // namespace strata::client

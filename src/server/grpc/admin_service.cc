@@ -1,5 +1,6 @@
 #include "server/grpc/admin_service.h"
 
+#include "projection/api.h"
 #include "server/grpc/wire.h"
 
 namespace strata::server {
@@ -165,6 +166,21 @@ grpc::Status AdminService::Snapshot(grpc::ServerContext* ctx, const strata::v1::
   out->set_files(info->files);
   out->set_reused_files(info->reused_files);
   out->set_seconds(info->seconds);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Projection(grpc::ServerContext* ctx,
+                                      const strata::v1::ProjectionRequest* in,
+                                      strata::v1::ProjectionResponse* out) {
+  if (!projections_) {
+    return ToStatus(Error(ErrorCode::kInvalidArgument,
+                          "this server runs no projections; declare them with --projection or "
+                          "[[projection]] in its config"),
+                    ctx);
+  }
+  auto r = projection::CallJson(*projections_, in->action(), in->name(), in->args_json());
+  if (!r) return ToStatus(r.error(), ctx);
+  out->set_json(std::move(*r));
   return grpc::Status::OK;
 }
 

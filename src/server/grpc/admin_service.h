@@ -6,14 +6,15 @@
 #include <string>
 
 #include "admin.grpc.pb.h"
+#include "projection/runtime.h"
 #include "storage/store.h"
 
 namespace strata::server {
 
 class AdminService final : public strata::v1::Admin::Service {
  public:
-  AdminService(Store* store, std::string data_dir)
-      : store_(store), data_dir_(std::move(data_dir)) {}
+  AdminService(Store* store, std::string data_dir, projection::ProjectionRuntime* projections)
+      : store_(store), data_dir_(std::move(data_dir)), projections_(projections) {}
 
   grpc::Status GetStats(grpc::ServerContext*, const strata::v1::GetStatsRequest*,
                         strata::v1::Stats* out) override;
@@ -27,10 +28,13 @@ class AdminService final : public strata::v1::Admin::Service {
                           strata::v1::ArchiveAllResponse* out) override;
   grpc::Status Snapshot(grpc::ServerContext*, const strata::v1::SnapshotRequest*,
                         strata::v1::SnapshotResult* out) override;
+  grpc::Status Projection(grpc::ServerContext*, const strata::v1::ProjectionRequest*,
+                          strata::v1::ProjectionResponse* out) override;
 
  private:
   Store* store_;
   std::string data_dir_;
+  projection::ProjectionRuntime* projections_;  // may be null (no projections)
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

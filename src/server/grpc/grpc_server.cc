@@ -79,7 +79,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, const GrpcOp
   rep->streams = std::make_unique<StreamsService>(store);
   rep->features = std::make_unique<ServerFeaturesService>();
   rep->gossip = std::make_unique<GossipService>(o.host, &rep->port);
-  rep->admin = std::make_unique<AdminService>(store, o.data_dir);
+  rep->admin = std::make_unique<AdminService>(store, o.data_dir, o.projections);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::InsecureServerCredentials(),
                            &rep->port);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "projection/runtime.h"
 #include "storage/store.h"
 
 namespace strata::server {
@@ -16,6 +17,7 @@ struct GrpcOptions {
   int port = 2113;                       // 0: any free port (see GrpcServer::port())
   size_t max_message_bytes = 64u << 20;  // clients send up to 17 MiB messages
   std::string data_dir;                  // reported by the admin service
+  projection::ProjectionRuntime* projections = nullptr;  // served by the admin service, if any
 };
 
 class GrpcServer {

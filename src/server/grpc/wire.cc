@@ -49,6 +49,8 @@ grpc::Status ToStatus(const Error& e, grpc::ServerContext* ctx, const std::strin
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.message());
     case ErrorCode::kPermissionDenied:
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, e.message());
+    case ErrorCode::kConflict:
+      return grpc::Status(grpc::StatusCode::ABORTED, e.message());
     case ErrorCode::kObjectNotFound:
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kCorruption:

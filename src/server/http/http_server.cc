@@ -3,9 +3,11 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "fmt/format.h"
+#include "projection/api.h"
 
 namespace strata::server {
 
@@ -143,11 +145,67 @@ struct HttpServer::Rep {
   int port = 0;
 };
 
+namespace {
+// GET /projections, GET /projections/NAME, GET /projections/NAME/get?key=K&top=N,
+// GET /projections/NAME/verify?sample=N&max_lag=N&sink=S, POST /projections/NAME/ACTION.
+void AddProjectionRoutes(httplib::Server& http, projection::ProjectionRuntime& rt) {
+  auto reply = [](httplib::Response& res, const Result<std::string>& r) {
+    if (r) {
+      res.set_content(*r + "\n", "application/json");
+      return;
+    }
+    const Error& e = r.error();
+    res.status = e.code() == ErrorCode::kInvalidArgument ? 400
+                 : e.code() == ErrorCode::kUnavailable   ? 503
+                                                         : 500;
+    if (e.message().rfind("no projection named", 0) == 0) res.status = 404;
+    res.set_content(
+        nlohmann::json{{"error", ErrorCodeName(e.code())}, {"message", e.message()}}.dump() + "\n",
+        "application/json");
+  };
+  http.Get("/projections", [&rt, reply](const httplib::Request&, httplib::Response& res) {
+    reply(res, projection::CallJson(rt, "list", "", ""));
+  });
+  http.Get(R"(/projections/([a-z0-9_-]+))",
+           [&rt, reply](const httplib::Request& req, httplib::Response& res) {
+             reply(res, projection::CallJson(rt, "status", req.matches[1], ""));
+           });
+  http.Get(R"(/projections/([a-z0-9_-]+)/get)", [&rt, reply](const httplib::Request& req,
+                                                             httplib::Response& res) {
+    nlohmann::json args;
+    args["keys"] = nlohmann::json::array();
+    for (auto it = req.params.find("key"); it != req.params.end() && it->first == "key"; ++it) {
+      args["keys"].push_back(it->second);
+    }
+    if (req.has_param("top"))
+      args["top"] = std::strtoull(req.get_param_value("top").c_str(), nullptr, 10);
+    reply(res, projection::CallJson(rt, "get", req.matches[1], args.dump()));
+  });
+  http.Get(R"(/projections/([a-z0-9_-]+)/verify)",
+           [&rt, reply](const httplib::Request& req, httplib::Response& res) {
+             nlohmann::json args = nlohmann::json::object();
+             for (const char* k : {"sample", "max_lag", "seed"}) {
+               if (req.has_param(k))
+                 args[k] = std::strtoull(req.get_param_value(k).c_str(), nullptr, 10);
+             }
+             if (req.has_param("sink")) args["sink"] = req.get_param_value("sink");
+             reply(res, projection::CallJson(rt, "verify", req.matches[1], args.dump()));
+           });
+  http.Post(R"(/projections/([a-z0-9_-]+)/(start|stop|reset|replay))",
+            [&rt, reply](const httplib::Request& req, httplib::Response& res) {
+              nlohmann::json args = nlohmann::json::object();
+              if (req.has_param("sink")) args["sink"] = req.get_param_value("sink");
+              reply(res, projection::CallJson(rt, req.matches[2], req.matches[1], args.dump()));
+            });
+}
+}  // namespace
+
 HttpServer::HttpServer(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 HttpServer::~HttpServer() { Stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(Store* store, const std::string& host,
-                                                      int port) {
+                                                      int port,
+                                                      projection::ProjectionRuntime* projections) {
   auto rep = std::make_unique<Rep>();
   Rep* r = rep.get();
   auto health = [r](const httplib::Request&, httplib::Response& res) {
@@ -162,9 +220,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(Store* store, const std::s
   r->http.Get("/health/live", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"live\":true}\n", "application/json");
   });
-  r->http.Get("/metrics", [store](const httplib::Request&, httplib::Response& res) {
-    res.set_content(PrometheusText(*store), "text/plain; version=0.0.4");
+  r->http.Get("/metrics", [store, projections](const httplib::Request&, httplib::Response& res) {
+    std::string text = PrometheusText(*store);
+    if (projections) text += projections->Metrics();
+    res.set_content(text, "text/plain; version=0.0.4");
   });
+  if (projections) AddProjectionRoutes(r->http, *projections);
   if (port == 0) {
     r->port = r->http.bind_to_any_port(host);
   } else {

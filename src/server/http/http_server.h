@@ -1,12 +1,14 @@
-// HttpServer: /health (liveness and readiness) and /metrics (Prometheus text format) for a
-// Store. cpp-httplib stays inside this directory. Thread-safety: Start/Stop from one thread;
-// requests are served on the server's own threads.
+// HttpServer: /health (liveness and readiness), /metrics (Prometheus text format) for a Store,
+// and the projections' JSON API (/projections…, docs/projections.md) when a runtime is given.
+// cpp-httplib stays inside this directory. Thread-safety: Start/Stop from one thread; requests are
+// served on the server's own threads.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "base/error.h"
+#include "projection/runtime.h"
 #include "storage/store.h"
 
 namespace strata::server {
@@ -14,7 +16,9 @@ namespace strata::server {
 class HttpServer {
  public:
   // port 0: any free port.
-  static Result<std::unique_ptr<HttpServer>> Start(Store* store, const std::string& host, int port);
+  static Result<std::unique_ptr<HttpServer>> Start(
+      Store* store, const std::string& host, int port,
+      projection::ProjectionRuntime* projections = nullptr);
   ~HttpServer();
   int port() const;
   void SetReady(bool ready);  // readiness: false while starting or shutting down

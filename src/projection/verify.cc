@@ -1,0 +1,223 @@
+#include "projection/verify.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+namespace strata::projection {
+namespace {
+
+// Folds the store's positions (from, to] into `model`.
+Status Fold(Store* store, const ProjectionSpec& spec, Extractor& ex, Model& model, Position from,
+            Position to, uint64_t& events) {
+  if (to <= from) return OkStatus();
+  return store->ScanAll(Position(from.value() + 1), Position(to.value() + 1),
+                        [&](const RecordView& r) {
+                          Update u;
+                          if (ex.Matches(r) && ex.Extract(r, &u)) model.Apply(u);
+                          ++events;
+                          return true;
+                        });
+}
+
+void Compare(VerifyReport& rep, Op op, const std::string& key, const std::optional<Value>& store,
+             const std::optional<Value>& sink, uint32_t list) {
+  ++rep.compared_keys;
+  const bool same =
+      store && sink ? SameValue(op, *store, *sink) : store.has_value() == sink.has_value();
+  if (same) return;
+  ++rep.mismatched_keys;
+  if (rep.mismatches.size() < list) rep.mismatches.push_back({key, store, sink});
+}
+
+nlohmann::json ValueJson(Op op, const std::optional<Value>& v) {
+  if (!v) return nullptr;
+  if (op == Op::kLastText) return v->text;
+  return v->number;
+}
+
+}  // namespace
+
+Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink,
+                            const VerifyOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  VerifyReport rep;
+  rep.projection = spec.name;
+  rep.sink = sink->Describe();
+  rep.op = spec.op;
+  rep.max_lag_positions = options.max_lag_positions;
+  auto current = sink->Current();
+  if (!current) return current.error();
+  rep.generation = *current;
+  if (*current == 0) {
+    rep.problems.push_back("the sink holds no published model for '" + spec.name +
+                           "' (never started, or its keys were deleted)");
+  }
+  Extractor ex(spec);
+  Model recount(spec.op);
+  Position folded;  // the recount covers (0, folded]
+
+  if (options.sample == 0) {
+    ReadRequest all;
+    all.all = true;
+    auto read = sink->Read(rep.generation, all);
+    if (!read) return read.error();
+    rep.checkpoint = read->state.checkpoint;
+    if (!read->state.fingerprint.empty() && read->state.fingerprint != spec.Fingerprint()) {
+      rep.problems.push_back("the sink's model was built by a different definition of '" +
+                             spec.name + "'; rebuild it with 'strata replay " + spec.name + "'");
+    }
+    STRATA_TRY(Fold(store, spec, ex, recount, folded, rep.checkpoint, rep.events_recounted));
+    folded = rep.checkpoint;
+    rep.store_keys = recount.size();
+    rep.sink_keys = read->cardinality;
+    const Model& theirs = *read->all;
+    if (IsNumeric(spec.op)) {
+      for (const auto& [k, v] : recount.numbers()) {
+        Compare(rep, spec.op, k, Value{v, {}}, theirs.Get(k), options.list);
+      }
+      for (const auto& [k, v] : theirs.numbers()) {
+        if (!recount.numbers().count(k))
+          Compare(rep, spec.op, k, std::nullopt, Value{v, {}}, options.list);
+      }
+    } else {
+      for (const auto& [k, v] : recount.texts()) {
+        Compare(rep, spec.op, k, Value{0, v}, theirs.Get(k), options.list);
+      }
+      for (const auto& [k, v] : theirs.texts()) {
+        if (!recount.texts().count(k))
+          Compare(rep, spec.op, k, std::nullopt, Value{0, v}, options.list);
+      }
+    }
+  } else {
+    // First the checkpoint, then the recount up to it, then the sampled keys read together with
+    // the (possibly later) checkpoint, and the recount carried up to that one.
+    rep.sampled = true;
+    auto first = sink->Read(rep.generation, ReadRequest{});
+    if (!first) return first.error();
+    STRATA_TRY(
+        Fold(store, spec, ex, recount, folded, first->state.checkpoint, rep.events_recounted));
+    folded = first->state.checkpoint;
+    std::vector<std::string> keys;
+    std::mt19937_64 rng(options.seed ? options.seed : std::random_device{}());
+    uint64_t seen = 0;
+    auto consider = [&](const std::string& k) {  // reservoir sampling
+      ++seen;
+      if (keys.size() < options.sample) {
+        keys.push_back(k);
+      } else if (uint64_t j = rng() % seen; j < options.sample) {
+        keys[j] = k;
+      }
+    };
+    if (IsNumeric(spec.op)) {
+      for (const auto& [k, v] : recount.numbers()) consider(k);
+    } else {
+      for (const auto& [k, v] : recount.texts()) consider(k);
+    }
+    ReadRequest req;
+    req.keys = keys;
+    auto second = sink->Read(rep.generation, req);
+    if (!second) return second.error();
+    if (second->state.checkpoint < folded) {
+      rep.problems.push_back(
+          fmt::format("the sink's checkpoint went back from {} to {} during "
+                      "verify (was Redis restored or rolled back?)",
+                      folded.value(), second->state.checkpoint.value()));
+    } else {
+      STRATA_TRY(
+          Fold(store, spec, ex, recount, folded, second->state.checkpoint, rep.events_recounted));
+      folded = second->state.checkpoint;
+    }
+    rep.checkpoint = second->state.checkpoint;
+    rep.store_keys = recount.size();
+    rep.sink_keys = second->cardinality;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Compare(rep, spec.op, keys[i], recount.Get(keys[i]), second->values[i], options.list);
+    }
+    if (!keys.empty()) {
+      rep.detectable_fraction = 1 - std::pow(0.01, 1.0 / static_cast<double>(keys.size()));
+    }
+  }
+  if (rep.store_keys != rep.sink_keys) {
+    rep.problems.push_back(
+        fmt::format("cardinality differs: the store gives {} keys, the sink "
+                    "holds {} ({:+})",
+                    rep.store_keys, rep.sink_keys,
+                    static_cast<int64_t>(rep.sink_keys) - static_cast<int64_t>(rep.store_keys)));
+  }
+  if (rep.mismatched_keys) {
+    rep.problems.push_back(
+        fmt::format("{} of {} compared keys differ", rep.mismatched_keys, rep.compared_keys));
+  }
+  rep.last_position = Position(store->Watermark().value() - 1);
+  rep.lag_positions =
+      rep.last_position > rep.checkpoint ? rep.last_position.value() - rep.checkpoint.value() : 0;
+  if (rep.lag_positions > options.max_lag_positions) {
+    rep.problems.push_back(
+        fmt::format("the sink's checkpoint {} trails the store's last position "
+                    "{} by {} positions (allowed: {}; --max-lag)",
+                    rep.checkpoint.value(), rep.last_position.value(), rep.lag_positions,
+                    options.max_lag_positions));
+  }
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+std::string VerifyReport::ToText() const {
+  std::string s =
+      fmt::format("projection {} in {} (generation {})\n", projection, sink, generation);
+  s += fmt::format("  checkpoint {} of {} (lag {} positions, allowed {})\n", checkpoint.value(),
+                   last_position.value(), lag_positions, max_lag_positions);
+  s += fmt::format("  keys: store {}, sink {}; compared {}{}, differing {}\n", store_keys,
+                   sink_keys, compared_keys, sampled ? " (random sample)" : "", mismatched_keys);
+  if (sampled && compared_keys) {
+    s += fmt::format(
+        "  a sample of {} keys finds a difference with 99% probability when at least {:.3f}% of "
+        "keys differ\n",
+        compared_keys, detectable_fraction * 100);
+  }
+  for (const auto& m : mismatches) {
+    s += fmt::format("  key {}: store {}, sink {}\n", m.key,
+                     m.store ? FormatValue(op, *m.store) : "(missing)",
+                     m.sink ? FormatValue(op, *m.sink) : "(missing)");
+  }
+  s += fmt::format("  recounted {} events in {:.2f} s\n", events_recounted, seconds);
+  if (ok()) {
+    s += "OK: the sink agrees with the store\n";
+  } else {
+    for (const auto& p : problems) s += "MISMATCH: " + p + "\n";
+  }
+  return s;
+}
+
+std::string VerifyReport::ToJson() const {
+  nlohmann::json j;
+  j["ok"] = ok();
+  j["projection"] = projection;
+  j["sink"] = sink;
+  j["generation"] = generation;
+  j["checkpoint"] = checkpoint.value();
+  j["last_position"] = last_position.value();
+  j["lag_positions"] = lag_positions;
+  j["max_lag_positions"] = max_lag_positions;
+  j["store_keys"] = store_keys;
+  j["sink_keys"] = sink_keys;
+  j["compared_keys"] = compared_keys;
+  j["mismatched_keys"] = mismatched_keys;
+  j["sampled"] = sampled;
+  if (sampled) j["detectable_fraction"] = detectable_fraction;
+  j["events_recounted"] = events_recounted;
+  j["seconds"] = seconds;
+  j["problems"] = problems;
+  auto& ms = j["mismatches"] = nlohmann::json::array();
+  for (const auto& m : mismatches) {
+    ms.push_back(
+        {{"key", m.key}, {"store", ValueJson(op, m.store)}, {"sink", ValueJson(op, m.sink)}});
+  }
+  return j.dump();
+}
+
+}  // namespace strata::projection
