@@ -288,7 +288,7 @@ int WatchReplay(const std::function<Result<std::string>()>& status, double timeo
 }
 
 int ReplayCmd(ProjectionFlags& f) {
-  json args;
+  json args = json::object();
   if (!f.sink.empty()) args["sink"] = f.sink;
   if (!f.store.server.empty()) {
     auto r = Call(f, "replay", args.dump());

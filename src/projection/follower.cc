@@ -136,7 +136,7 @@ void Follower::Run() {
   uint64_t pending = 0;
   bool live = false;  // reached the watermark once: lag figures are about live events from here
   auto batch_start = std::chrono::steady_clock::now();
-  constexpr uint64_t kChunk = 16384;
+  constexpr uint64_t kChunk = 65536;  // records per scan call: the stop flag is seen between
 
   while (true) {
     {
@@ -151,10 +151,13 @@ void Follower::Run() {
     const bool full = pending >= flush_.events;
     if (!caught_up && !due && !full) {
       SetState(live ? "live" : "catching-up");
+      // Positions below the watermark that hold no record (a restart skips ahead) never will:
+      // a scan that visits everything up to `wm` has covered them too.
       const uint64_t from = scanned.value() + 1;
-      const uint64_t to = std::min<uint64_t>(wm.value(), from + kChunk);
       const uint64_t skipped_before = extractor.skipped();
-      auto st = store_->ScanAll(Position(from), Position(to), [&](const RecordView& r) {
+      uint64_t visited = 0;
+      bool stopped_early = false;
+      auto st = store_->ScanAll(Position(from), wm, [&](const RecordView& r) {
         scanned = r.header.position;
         Update u;
         if (extractor.Matches(r) && extractor.Extract(r, &u)) {
@@ -166,8 +169,10 @@ void Follower::Run() {
             oldest_pending_ts_ = r.header.recorded_ts;
           }
         }
-        return pending < flush_.events;
+        stopped_early = pending >= flush_.events || ++visited >= kChunk;
+        return !stopped_early;
       });
+      if (st && !stopped_early) scanned = Position(wm.value() - 1);
       skipped_.fetch_add(extractor.skipped() - skipped_before);
       if (!st) {
         if (!retry(st.error())) return;
