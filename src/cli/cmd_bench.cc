@@ -598,6 +598,7 @@ void RegisterBench(CLI::App& app, int& exit_code) {
   tail->callback([ft, &exit_code] { exit_code = Tail(*ft); });
 
   RegisterBenchCold(bench, exit_code);
+  RegisterBenchProjection(bench, exit_code);
 }
 
 }  // namespace strata::cli

@@ -17,5 +17,7 @@ void RegisterCold(CLI::App& app, int& exit_code);
 void RegisterProjection(CLI::App& app, int& exit_code);
 // `strata bench cold` (cmd_bench_cold.cc), under the `bench` command.
 void RegisterBenchCold(CLI::App* bench, int& exit_code);
+// `strata bench projection` (cmd_bench_projection.cc).
+void RegisterBenchProjection(CLI::App* bench, int& exit_code);
 
 }  // namespace strata::cli

@@ -105,7 +105,8 @@ void Follower::Run() {
     return go_on;
   };
 
-  // The sink's checkpoint: where to fold from.
+  // The sink's checkpoint: where to fold from. Back here when the sink lost commits.
+restart:
   SinkState state;
   while (true) {
     auto s = sink_->State(generation_);
@@ -204,7 +205,22 @@ void Follower::Run() {
     while (true) {
       auto st = sink_->Commit(delta, committed, after);
       if (st) break;
-      if (st.error().code() == ErrorCode::kConflict) return Fail(st.error());
+      if (st.error().code() == ErrorCode::kConflict) {
+        // Forwards: another writer applied events (refuse to double them). Backwards: the sink
+        // lost its last commits (a Redis crash with appendfsync everysec rolls the model and the
+        // checkpoint back together): fold again from where it is.
+        auto back = sink_->State(generation_);
+        if (back && back->checkpoint < committed) {
+          spdlog::warn(
+              "projection {}: {} generation {} went back from checkpoint {} to {} (the "
+              "sink lost commits); folding again from there",
+              spec_.name, sink_->Describe(), generation_, committed.value(),
+              back->checkpoint.value());
+          errors_.fetch_add(1);
+          goto restart;
+        }
+        return Fail(st.error());
+      }
       if (!retry(st.error())) return;
       auto back = sink_->State(generation_);
       if (back && back->checkpoint == after.checkpoint && back->events == after.events) break;

@@ -39,7 +39,7 @@ struct FollowerStatus {
   uint64_t commits = 0, errors = 0;  // since start
   std::string last_error;
   LatencyHistogram::Snapshot commit_lag;  // per event, live: commit time - recorded_ts
-  // The same, exact, over the last kLagWindow live events (0 when none).
+  // The same, exact, over the last 2^20 live events (0 when none).
   int64_t lag_p50_us = 0, lag_p99_us = 0, lag_max_us = 0;
   uint64_t lag_samples = 0;
 };
@@ -79,7 +79,7 @@ class Follower {
   std::atomic<uint64_t> checkpoint_{0}, events_{0}, skipped_{0}, commits_{0}, errors_{0};
   std::atomic<bool> failed_{false};
   LatencyHistogram commit_lag_;
-  static constexpr size_t kLagWindow = 1 << 16;
+  static constexpr size_t kLagWindow = 1 << 20;
   std::vector<int64_t> lag_window_;  // guarded by mu_: a ring of the last kLagWindow lags (µs)
   size_t lag_next_ = 0;              // guarded by mu_
 };

@@ -405,6 +405,36 @@ TEST(ProjectionRuntime, ARedisCrashNeitherLosesNorDoublesAnEvent) {
   EXPECT_TRUE(rep->ok()) << rep->ToText();
 }
 
+// A Redis that loses its last commits (an OS crash under appendfsync everysec) rolls the model
+// and the checkpoint back together; the follower notices the checkpoint went back and folds again
+// from there, so the model ends up equal to the store.
+TEST(ProjectionRuntime, ASinkThatRollsBackIsRefoldedFromItsOlderCheckpoint) {
+  TempDir dir;
+  RedisServer redis;
+  auto store = OpenStore(dir);
+  ASSERT_TRUE(store);
+  AppendGame(*store, 1000, 100, 11);
+  auto rt = ProjectionRuntime::Start(store.get(), {Spec(Board(redis))});
+  ASSERT_TRUE(rt.has_value());
+  WaitCaughtUp(**rt, *store, "board");
+  const std::string g = redis.GetString({"GET", "strata:board:current"});
+  const std::string model = "strata:board:g" + g + ":model", meta = "strata:board:g" + g + ":meta";
+  // The state Redis would come back with: copies of both keys, taken together.
+  redis.Do({"COPY", model, "saved-model"});
+  redis.Do({"COPY", meta, "saved-meta"});
+  AppendGame(*store, 1000, 100, 12);
+  WaitCaughtUp(**rt, *store, "board");
+  redis.Do({"EVAL",
+            "redis.call('COPY', KEYS[3], KEYS[1], 'REPLACE') "
+            "redis.call('COPY', KEYS[4], KEYS[2], 'REPLACE') return 1",
+            "4", model, meta, "saved-model", "saved-meta"});
+  AppendGame(*store, 100, 100, 13);  // the next commit finds the older checkpoint
+  WaitCaughtUp(**rt, *store, "board");
+  auto rep = (*rt)->Verify("board", "redis", VerifyOptions{});
+  ASSERT_TRUE(rep.has_value());
+  EXPECT_TRUE(rep->ok()) << rep->ToText();
+}
+
 TEST(ProjectionRuntime, ReplaySwitchesReadersOnlyToACompleteModel) {
   TempDir dir;
   RedisServer redis;
