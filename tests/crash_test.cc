@@ -16,23 +16,14 @@
 #include <string>
 #include <thread>
 
+#include "process_util.h"
+
 namespace {
 
-std::string Strata() { return STRATA_BINARY; }
+using strata::testing::RunCommand;
+using strata::testing::Spawn;
 
-pid_t Spawn(const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
+std::string Strata() { return STRATA_BINARY; }
 
 // Runs `args`, SIGKILLs it after `delay` unless it has exited; true if it was killed.
 bool RunAndKillAfter(const std::vector<std::string>& args, std::chrono::milliseconds delay) {
@@ -44,15 +35,6 @@ bool RunAndKillAfter(const std::vector<std::string>& args, std::chrono::millisec
   if (running) kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
   return running;
-}
-
-// Runs a command to completion; returns its exit code and output.
-int RunCommand(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), p)) *out += buf.data();
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 TEST(Crash, EveryAcknowledgedEventSurvivesSigkillAtRandomMoments) {

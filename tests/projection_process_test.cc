@@ -15,53 +15,21 @@
 #include <string>
 #include <thread>
 
+#include "process_util.h"
 #include "projection/tests/redis_server.h"
 
 namespace {
 
 using strata::testing::RedisServer;
+using strata::testing::RunCommand;
+using strata::testing::Spawn;
 
 std::string Strata() { return STRATA_BINARY; }
-
-pid_t Spawn(const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 void Kill(pid_t pid, int sig) {
   kill(pid, sig);
   int status = 0;
   waitpid(pid, &status, 0);
-}
-
-int RunCommand(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), p)) *out += buf.data();
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
 }
 
 // Runs `strata verify` until it exits 0 (the projection has caught up) or `tries` run out.
@@ -81,7 +49,7 @@ TEST(ProjectionProcess, RedisSinkEqualsARecountAfterSigkillsOfServeDuringFlushes
   const auto dir =
       std::filesystem::temp_directory_path() / ("strata-proj-crash-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
-  const std::string port = std::to_string(FreePort());
+  const std::string port = std::to_string(RedisServer::FreePort());
   const std::string server = "127.0.0.1:" + port;
   const std::vector<std::string> serve = {
       Strata(),
@@ -102,10 +70,11 @@ TEST(ProjectionProcess, RedisSinkEqualsARecountAfterSigkillsOfServeDuringFlushes
           R"(","flush_ms":50})"};
   std::mt19937 rng(std::random_device{}());
   for (int round = 0; round < 6; ++round) {
-    pid_t srv = Spawn(serve);
+    pid_t srv = Spawn(serve, true);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     pid_t load = Spawn({Strata(), "bench", "ingest", "--server", server, "--duration", "30",
-                        "--warmup", "0", "--rate", "20000", "--streams", "50"});
+                        "--warmup", "0", "--rate", "20000", "--streams", "50"},
+                       true);
     const auto delay = std::chrono::milliseconds(500 + rng() % 1500);
     std::this_thread::sleep_for(delay);
     Kill(srv, SIGKILL);  // mid-flush or mid-fold: commits run every 50 ms
@@ -113,7 +82,7 @@ TEST(ProjectionProcess, RedisSinkEqualsARecountAfterSigkillsOfServeDuringFlushes
     std::printf("round %d: serve killed after %lld ms\n", round + 1,
                 static_cast<long long>(delay.count()));
   }
-  pid_t srv = Spawn(serve);
+  pid_t srv = Spawn(serve, true);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   for (const char* name : {"per_stream", "newest"}) {
     std::string out;

@@ -83,29 +83,6 @@ Status Fill(Store& store, uint64_t events, uint64_t keys, uint32_t seed) {
   return OkStatus();
 }
 
-// Events that spread one per key first, so that the model has exactly `keys` keys.
-Status FillDistinct(Store& store, uint64_t keys) {
-  std::atomic<uint64_t> outstanding{0}, failed{0};
-  for (uint64_t k = 0; k < keys; ++k) {
-    while (outstanding.load() > 256) std::this_thread::sleep_for(std::chrono::microseconds(100));
-    AppendRequest req;
-    req.stream = fmt::format("user-{}", k);
-    EventData e;
-    e.event_id = Uuid::Random();
-    e.type = "Scored";
-    e.data = fmt::format(R"({{"user":"u{}","points":{}}})", k, k % 1000);
-    req.events.push_back(std::move(e));
-    outstanding.fetch_add(1);
-    store.AppendAsync(std::move(req), [&](Result<AppendResult> r) {
-      if (!r) failed.fetch_add(1);
-      outstanding.fetch_sub(1);
-    });
-  }
-  while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (failed) return Error(ErrorCode::kInternal, fmt::format("{} appends failed", failed.load()));
-  return OkStatus();
-}
-
 // Folds the whole store into generation `g` of `sink`; returns the seconds it took.
 Result<double> Replay(Store& store, const projection::ProjectionSpec& spec, projection::Sink& sink,
                       uint64_t g, projection::FlushPolicy flush) {
@@ -202,7 +179,7 @@ int Run(ProjectionBenchFlags& f) {
     v.data_dir = dir + "/verify";
     auto store = OpenOrReport(v);
     if (!store) return 1;
-    auto st = FillDistinct(*store, f.verify_keys);
+    auto st = Fill(*store, f.verify_keys, f.verify_keys, 2);  // one event per key
     if (!st) return ReportError(st.error());
     projection::RedisSink sink(*redis, fmt::format("bench:{}:verify", getpid()), spec->op);
     auto g = sink.NewGeneration();

@@ -18,6 +18,7 @@
 #include "projection/api.h"
 #include "projection/runtime.h"
 #include "projection/sinks/redis/redis_sink.h"
+#include "projection/verify.h"
 
 namespace strata::cli {
 namespace {
@@ -171,39 +172,7 @@ int VerifyCmd(ProjectionFlags& f) {
     report_json = rep->ToJson();
   }
   json j = json::parse(report_json);
-  if (f.json_out) {
-    std::cout << j.dump() << "\n";
-  } else {
-    std::cout << fmt::format("projection {} in {} (generation {})\n",
-                             j["projection"].get<std::string>(), j["sink"].get<std::string>(),
-                             j["generation"].get<uint64_t>());
-    std::cout << fmt::format("  checkpoint {} of {} (lag {} positions, allowed {})\n",
-                             j["checkpoint"].get<uint64_t>(), j["last_position"].get<uint64_t>(),
-                             j["lag_positions"].get<uint64_t>(),
-                             j["max_lag_positions"].get<uint64_t>());
-    std::cout << fmt::format(
-        "  keys: store {}, sink {}; compared {}{}, differing {}\n", j["store_keys"].get<uint64_t>(),
-        j["sink_keys"].get<uint64_t>(), j["compared_keys"].get<uint64_t>(),
-        j["sampled"].get<bool>() ? " (random sample)" : "", j["mismatched_keys"].get<uint64_t>());
-    if (j["sampled"].get<bool>() && j["compared_keys"].get<uint64_t>() > 0) {
-      std::cout << fmt::format(
-          "  a sample of {} keys finds a difference with 99% probability when at least {:.3f}% "
-          "of keys differ\n",
-          j["compared_keys"].get<uint64_t>(), j["detectable_fraction"].get<double>() * 100);
-    }
-    for (const auto& m : j["mismatches"]) {
-      auto show = [](const json& v) { return v.is_null() ? std::string("(missing)") : v.dump(); };
-      std::cout << fmt::format("  key {}: store {}, sink {}\n", m["key"].get<std::string>(),
-                               show(m["store"]), show(m["sink"]));
-    }
-    std::cout << fmt::format("  recounted {} events in {:.2f} s\n",
-                             j["events_recounted"].get<uint64_t>(), j["seconds"].get<double>());
-    if (j["ok"].get<bool>()) {
-      std::cout << "OK: the sink agrees with the store\n";
-    } else {
-      for (const auto& p : j["problems"]) std::cout << "MISMATCH: " << p.get<std::string>() << "\n";
-    }
-  }
+  std::cout << (f.json_out ? j.dump() + "\n" : projection::VerifyTextFromJson(report_json));
   return j["ok"].get<bool>() ? 0 : 2;
 }
 
@@ -319,11 +288,9 @@ int ReplayCmd(ProjectionFlags& f) {
   if (!rt) return ReportError(rt.error());
   auto st = (*rt)->Replay(f.name, "redis");
   if (!st) return ReportError(st.error());
-  int rc = WatchReplay([&] { return projection::CallJson(**rt, "status", f.name, ""); },
-                       f.timeout_seconds);
-  // Let the supervisor drop the replaced generation before the store closes.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  return rc;
+  // drop_grace 0: the runtime's destructor drops the replaced generation.
+  return WatchReplay([&] { return projection::CallJson(**rt, "status", f.name, ""); },
+                     f.timeout_seconds);
 }
 
 void AddLocalFlags(CLI::App* cmd, ProjectionFlags& f) {

@@ -96,6 +96,7 @@ ProjectionRuntime::~ProjectionRuntime() {
   cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
   std::lock_guard lock(mu_);
+  DropDue(std::chrono::steady_clock::now());  // with drop_grace 0, nothing is left behind
   for (auto& e : entries_) {
     for (auto& s : e->slots) {
       if (s.rebuild) s.rebuild->Stop();
@@ -138,8 +139,7 @@ Status ProjectionRuntime::EnsureLive(Entry& e, Slot& s) {
 }
 
 std::vector<std::string> ProjectionRuntime::Names() const {
-  auto* self = const_cast<ProjectionRuntime*>(this);
-  std::lock_guard lock(self->mu_);
+  std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& e : entries_) out.push_back(e->spec.name);
   return out;
@@ -279,12 +279,10 @@ void ProjectionRuntime::Supervise() {
   }
 }
 
-// Caller holds mu_.
-void ProjectionRuntime::Tick() {
-  const auto now = std::chrono::steady_clock::now();
+// Deferred drops of replaced generations. Caller holds mu_.
+void ProjectionRuntime::DropDue(std::chrono::steady_clock::time_point now) {
   for (auto& e : entries_) {
     for (auto& s : e->slots) {
-      // Deferred drops of replaced generations.
       for (auto it = s.drops.begin(); it != s.drops.end();) {
         if (it->first > now) {
           ++it;
@@ -297,6 +295,16 @@ void ProjectionRuntime::Tick() {
         }
         it = s.drops.erase(it);
       }
+    }
+  }
+}
+
+// Caller holds mu_.
+void ProjectionRuntime::Tick() {
+  const auto now = std::chrono::steady_clock::now();
+  DropDue(now);
+  for (auto& e : entries_) {
+    for (auto& s : e->slots) {
       if (!e->running) continue;
       if (!s.live && !s.rebuild) {
         IgnoreError(EnsureLive(*e, s));

@@ -84,10 +84,11 @@ class ProjectionRuntime {
   Status EnsureLive(Entry& e, Slot& s);  // caller holds mu_
   void Supervise();
   void Tick();
+  void DropDue(std::chrono::steady_clock::time_point now);
 
   Store* const store_;
   const RuntimeOptions options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::condition_variable cv_;
   bool stop_ = false;

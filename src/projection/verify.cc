@@ -10,15 +10,15 @@
 namespace strata::projection {
 namespace {
 
-// Folds the store's positions (from, to] into `model`.
+// Folds the store's positions (from, to] into `model`; counts the records scanned.
 Status Fold(Store* store, const ProjectionSpec& spec, Extractor& ex, Model& model, Position from,
-            Position to, uint64_t& events) {
+            Position to, uint64_t& records) {
   if (to <= from) return OkStatus();
   return store->ScanAll(Position(from.value() + 1), Position(to.value() + 1),
                         [&](const RecordView& r) {
                           Update u;
                           if (ex.Matches(r) && ex.Extract(r, &u)) model.Apply(u);
-                          ++events;
+                          ++records;
                           return true;
                         });
 }
@@ -70,7 +70,7 @@ Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink
       rep.problems.push_back("the sink's model was built by a different definition of '" +
                              spec.name + "'; rebuild it with 'strata replay " + spec.name + "'");
     }
-    STRATA_TRY(Fold(store, spec, ex, recount, folded, rep.checkpoint, rep.events_recounted));
+    STRATA_TRY(Fold(store, spec, ex, recount, folded, rep.checkpoint, rep.records_scanned));
     folded = rep.checkpoint;
     rep.store_keys = recount.size();
     rep.sink_keys = read->cardinality;
@@ -99,7 +99,7 @@ Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink
     auto first = sink->Read(rep.generation, ReadRequest{});
     if (!first) return first.error();
     STRATA_TRY(
-        Fold(store, spec, ex, recount, folded, first->state.checkpoint, rep.events_recounted));
+        Fold(store, spec, ex, recount, folded, first->state.checkpoint, rep.records_scanned));
     folded = first->state.checkpoint;
     std::vector<std::string> keys;
     std::mt19937_64 rng(options.seed ? options.seed : std::random_device{}());
@@ -128,7 +128,7 @@ Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink
                       folded.value(), second->state.checkpoint.value()));
     } else {
       STRATA_TRY(
-          Fold(store, spec, ex, recount, folded, second->state.checkpoint, rep.events_recounted));
+          Fold(store, spec, ex, recount, folded, second->state.checkpoint, rep.records_scanned));
       folded = second->state.checkpoint;
     }
     rep.checkpoint = second->state.checkpoint;
@@ -166,29 +166,41 @@ Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink
   return rep;
 }
 
-std::string VerifyReport::ToText() const {
-  std::string s =
-      fmt::format("projection {} in {} (generation {})\n", projection, sink, generation);
-  s += fmt::format("  checkpoint {} of {} (lag {} positions, allowed {})\n", checkpoint.value(),
-                   last_position.value(), lag_positions, max_lag_positions);
-  s += fmt::format("  keys: store {}, sink {}; compared {}{}, differing {}\n", store_keys,
-                   sink_keys, compared_keys, sampled ? " (random sample)" : "", mismatched_keys);
-  if (sampled && compared_keys) {
+std::string VerifyReport::ToText() const { return VerifyTextFromJson(ToJson()); }
+
+// One rendering for every caller: the CLI has only the JSON when the server ran verify.
+std::string VerifyTextFromJson(std::string_view report_json) {
+  const auto j = nlohmann::json::parse(report_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "verify: unreadable report\n";
+  auto u = [&](const char* k) { return j.value(k, uint64_t{0}); };
+  auto show = [](const nlohmann::json& v) {
+    return v.is_null() ? std::string("(missing)") : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::string s = fmt::format("projection {} in {} (generation {})\n", j.value("projection", ""),
+                              j.value("sink", ""), u("generation"));
+  s += fmt::format("  checkpoint {} of {} (lag {} positions, allowed {})\n", u("checkpoint"),
+                   u("last_position"), u("lag_positions"), u("max_lag_positions"));
+  const bool sampled = j.value("sampled", false);
+  s += fmt::format("  keys: store {}, sink {}; compared {}{}, differing {}\n", u("store_keys"),
+                   u("sink_keys"), u("compared_keys"), sampled ? " (random sample)" : "",
+                   u("mismatched_keys"));
+  if (sampled && u("compared_keys")) {
     s += fmt::format(
         "  a sample of {} keys finds a difference with 99% probability when at least {:.3f}% of "
         "keys differ\n",
-        compared_keys, detectable_fraction * 100);
+        u("compared_keys"), j.value("detectable_fraction", 0.0) * 100);
   }
-  for (const auto& m : mismatches) {
-    s += fmt::format("  key {}: store {}, sink {}\n", m.key,
-                     m.store ? FormatValue(op, *m.store) : "(missing)",
-                     m.sink ? FormatValue(op, *m.sink) : "(missing)");
+  for (const auto& m : j.value("mismatches", nlohmann::json::array())) {
+    s += fmt::format("  key {}: store {}, sink {}\n", m.value("key", ""), show(m["store"]),
+                     show(m["sink"]));
   }
-  s += fmt::format("  recounted {} events in {:.2f} s\n", events_recounted, seconds);
-  if (ok()) {
+  s += fmt::format("  scanned {} records of the store in {:.2f} s\n", u("records_scanned"),
+                   j.value("seconds", 0.0));
+  const auto problems = j.value("problems", nlohmann::json::array());
+  if (problems.empty()) {
     s += "OK: the sink agrees with the store\n";
   } else {
-    for (const auto& p : problems) s += "MISMATCH: " + p + "\n";
+    for (const auto& p : problems) s += "MISMATCH: " + p.get<std::string>() + "\n";
   }
   return s;
 }
@@ -209,7 +221,7 @@ std::string VerifyReport::ToJson() const {
   j["mismatched_keys"] = mismatched_keys;
   j["sampled"] = sampled;
   if (sampled) j["detectable_fraction"] = detectable_fraction;
-  j["events_recounted"] = events_recounted;
+  j["records_scanned"] = records_scanned;
   j["seconds"] = seconds;
   j["problems"] = problems;
   auto& ms = j["mismatches"] = nlohmann::json::array();

@@ -40,7 +40,7 @@ struct VerifyReport {
   bool sampled = false;
   double detectable_fraction =
       0;  // sampled: a share of wrong keys this large is found 99% of the time
-  uint64_t events_recounted = 0;
+  uint64_t records_scanned = 0;  // of the store, matching or not
   double seconds = 0;
   std::vector<std::string> problems;  // one line each; empty means it agrees
   Op op = Op::kCount;
@@ -49,6 +49,9 @@ struct VerifyReport {
   std::string ToText() const;
   std::string ToJson() const;
 };
+
+// The human form of a report's JSON (VerifyReport::ToJson, or what a server's verify returned).
+std::string VerifyTextFromJson(std::string_view report_json);
 
 Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink,
                             const VerifyOptions& options);

@@ -114,6 +114,9 @@ class RedisServer {
     if (r) freeReplyObject(r);
     return ok;
   }
+
+ public:
+  // A port of 127.0.0.1 that was free a moment ago.
   static int FreePort() {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -126,6 +129,7 @@ class RedisServer {
     return ntohs(a.sin_port);
   }
 
+ private:
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int port_ = 0;
