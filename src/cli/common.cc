@@ -245,6 +245,7 @@ std::string EventToJson(const RecordedEvent& e) {
   j["source_ts"] = e.source_ts;
   j["recorded_ts"] = e.recorded_ts;
   j["segment_id"] = e.segment_id.value();
+  if (e.link) j["link"] = {{"stream", e.link->stream}, {"revision", e.link->revision.value()}};
   auto put = [&](const char* key, const std::string& bytes) {
     if (e.content_type == "application/json") {
       auto parsed = nlohmann::json::parse(bytes, nullptr, false);
@@ -267,8 +268,11 @@ std::string EventToJson(const RecordedEvent& e) {
 std::string EventToLine(const RecordedEvent& e) {
   std::string data = IsPrintable(e.data) ? e.data : "<" + std::to_string(e.data.size()) + " bytes>";
   if (data.size() > 120) data = data.substr(0, 117) + "...";
-  return fmt::format("{:>10}  {}@{}  {}  {}", e.position.value(), e.stream, e.revision.value(),
-                     e.type, data);
+  // Read through an index stream: the event's revision there first.
+  const std::string link =
+      e.link ? fmt::format("{}@{} -> ", e.link->stream, e.link->revision.value()) : "";
+  return fmt::format("{:>10}  {}{}@{}  {}  {}", e.position.value(), link, e.stream,
+                     e.revision.value(), e.type, data);
 }
 
 Rss ReadRss() {

@@ -429,6 +429,7 @@ class RemoteStore : public Store {
     o->set_count(count);
     o->mutable_no_filter();
     o->mutable_uuid_option()->mutable_string();
+    o->set_resolve_links(true);  // index streams: the original events, with their link
     o->mutable_control_option()->set_compatibility(1);  // for last_stream_position
     grpc::ClientContext ctx;
     auto reader = streams_->Read(&ctx, req);
@@ -486,6 +487,7 @@ class RemoteStore : public Store {
     o->set_count(count);
     STRATA_TRY(wire::FilterToWire(request.filter, o));
     o->mutable_uuid_option()->mutable_string();
+    o->set_resolve_links(true);  // index streams: the original events, with their link
     grpc::ClientContext ctx;
     auto reader = streams_->Read(&ctx, req);
     ReadAllResult out;
@@ -519,6 +521,7 @@ class RemoteStore : public Store {
     auto* o = req.mutable_options();
     o->mutable_subscription();
     o->mutable_uuid_option()->mutable_string();
+    o->set_resolve_links(true);  // index streams: the original events, with their link
     if (request.all) {
       auto* ao = o->mutable_all();
       if (request.from_end) {

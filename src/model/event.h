@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "base/uuid.h"
@@ -32,6 +33,13 @@ enum class RecordKind : uint8_t {
   kTombstone = 1,  // the stream was hard-deleted; revision is kTombstoneRevision
 };
 
+// Where an event sits in an index stream ($ce-<category>, $et-<type>) it was read through: the
+// index stream's name and the event's revision there (KurrentDB clients see it as a link).
+struct LinkRef {
+  std::string stream;
+  Revision revision;
+};
+
 struct RecordedEvent {
   Uuid event_id;
   std::string stream;
@@ -45,6 +53,7 @@ struct RecordedEvent {
   std::string metadata;
   std::string data;
   RecordKind kind = RecordKind::kEvent;
+  std::optional<LinkRef> link;  // set when read through an index stream
 };
 
 }  // namespace strata

@@ -23,6 +23,16 @@ inline bool IsMetadataStream(std::string_view name) { return name.starts_with("$
 inline std::string_view OriginalStreamOf(std::string_view name) {
   return IsMetadataStream(name) ? name.substr(2) : name;
 }
+// Index streams, kept by the store itself (docs/index-streams.md): "$ce-orders" lists the events
+// of every stream of category "orders", "$et-OrderPlaced" every event of that type, in $all
+// order. Read-only.
+inline constexpr std::string_view kCategoryStreamPrefix = "$ce-";
+inline constexpr std::string_view kEventTypeStreamPrefix = "$et-";
+inline bool IsIndexStream(std::string_view name) {
+  return name.size() > 4 &&
+         (name.starts_with(kCategoryStreamPrefix) || name.starts_with(kEventTypeStreamPrefix));
+}
+
 // The part before the first '-' ("orders-1" -> "orders"), as KurrentDB's $ce- projection.
 inline std::string_view CategoryOf(std::string_view name) {
   auto dash = name.find('-');

@@ -180,6 +180,11 @@ struct StoreStats {
   uint64_t subscriptions = 0;
   uint64_t subscription_lag_max = 0;
   uint64_t subscription_lag_sum = 0;
+  // The $ce-/$et- index streams: every position up to `index_streams_position` is indexed.
+  Position index_streams_position;
+  uint64_t index_streams = 0;            // index streams with events
+  uint64_t index_streams_unflushed = 0;  // entries not yet in a run
+  bool index_streams_failed = false;
   std::vector<ShardStats> shards;
 };
 

@@ -215,7 +215,21 @@ Status StoreImpl::OpenShards() {
         }
         return limit;
       });
+  IndexStreams::Source source;
+  source.watermark = [this] { return ring_->watermark(); };
+  source.scan = [this](Position from, Position to,
+                       const std::function<bool(const RecordView&)>& visit) {
+    return ScanAll(from, to, visit);
+  };
+  source.shard_of = [this](std::string_view stream) { return ShardFor(stream).id().value(); };
+  source.wait = [this](Position above, std::chrono::milliseconds max_wait) {
+    ring_->WaitForWatermarkAbove(above, max_wait);
+  };
+  index_streams_ =
+      std::make_unique<IndexStreams>((dir / "index-streams").string(), options_, std::move(source));
+  STRATA_TRY(index_streams_->Load());
   for (auto& s : shards_) s->Start(ring_.get());
+  index_streams_->Start();
   StartArchivers();
   if (options_.durability == Durability::kAsync) {
     async_sync_ = std::thread([this] { AsyncSyncLoop(); });
@@ -247,6 +261,8 @@ Status StoreImpl::Close() {
   }
   for (auto& a : archivers_) a->Stop();
   for (auto& s : shards_) s->Stop();
+  // After the shards: what they acknowledged last is indexed and flushed too.
+  if (index_streams_) index_streams_->Stop();
   { std::lock_guard al(async_mu_); }
   async_cv_.notify_all();
   if (async_sync_.joinable()) async_sync_.join();
@@ -279,8 +295,21 @@ Shard& StoreImpl::ShardFor(std::string_view stream) {
   return *shards_[partition % shards_.size()];
 }
 
+namespace {
+Status RefuseIndexStream(std::string_view stream, std::string_view what) {
+  if (!IsIndexStream(stream)) return OkStatus();
+  const bool category = stream.starts_with(kCategoryStreamPrefix);
+  return Error(ErrorCode::kInvalidStreamName,
+               "'" + std::string(stream) + "' is an index stream that Strata keeps itself (" +
+                   (category ? "the events of the streams '" + std::string(stream.substr(4)) + "-…'"
+                             : "the events of type '" + std::string(stream.substr(4)) + "'") +
+                   "); " + std::string(what));
+}
+}  // namespace
+
 Status StoreImpl::ValidateAppend(const AppendRequest& r) const {
   STRATA_TRY(ValidateStreamName(r.stream));
+  STRATA_TRY(RefuseIndexStream(r.stream, "append to the original stream instead"));
   if (r.expected.kind() == ExpectedRevision::Kind::kExact &&
       r.expected.revision().value() >= kTombstoneRevision) {
     return Error(
@@ -356,6 +385,7 @@ void StoreImpl::AppendAsync(AppendRequest request, AppendCallback done) {
 Result<DeleteResult> StoreImpl::Delete(DeleteRequest request) {
   if (closing()) return Error(ErrorCode::kStoreClosed, "the store is closed");
   STRATA_TRY(ValidateStreamName(request.stream));
+  STRATA_TRY(RefuseIndexStream(request.stream, "it cannot be deleted"));
   if (IsMetadataStream(request.stream)) {
     return Error(ErrorCode::kInvalidStreamName,
                  "'" + request.stream + "' is a metadata stream; delete the stream itself");
@@ -394,7 +424,79 @@ Result<std::optional<StreamHead>> StoreImpl::GetHead(std::string_view stream) {
 
 Result<ReadStreamResult> StoreImpl::ReadStream(const ReadStreamRequest& request) {
   STRATA_TRY(ValidateStreamName(request.stream));
+  if (IsIndexStream(request.stream)) return ReadIndexStream(request);
   return ShardFor(request.stream).ReadStream(request, ring_.get());
+}
+
+Result<ReadStreamResult> StoreImpl::ReadIndexStream(const ReadStreamRequest& req,
+                                                    IndexStreams::Head* head_out) {
+  const IndexStreams::Head head = index_streams_->GetHead(req.stream);
+  if (head_out) *head_out = head;
+  if (!head.known || head.count == 0) {
+    return Error(ErrorCode::kStreamNotFound, "stream '" + req.stream +
+                                                 "' has no events (indexed up to position " +
+                                                 std::to_string(head.checkpoint) + ")");
+  }
+  ReadStreamResult out;
+  const uint64_t last = head.count - 1;
+  out.last_revision = Revision(last);
+  const uint64_t count = std::max<uint64_t>(req.max_count, 1);
+  uint64_t lo, hi;  // inclusive revision range to return
+  if (req.direction == Direction::kForwards) {
+    lo = req.from ? req.from->value() : 0;
+    if (lo > last) {
+      out.end_of_stream = true;
+      return out;
+    }
+    hi = (last - lo < count - 1) ? last : lo + count - 1;
+    out.end_of_stream = hi == last;
+    if (!out.end_of_stream) out.next = Revision(hi + 1);
+  } else {
+    hi = std::min(req.from ? req.from->value() : last, last);
+    lo = hi + 1 > count ? hi + 1 - count : 0;
+    out.end_of_stream = lo == 0;
+    if (!out.end_of_stream) out.next = Revision(lo - 1);
+  }
+  auto tagged = index_streams_->Positions(req.stream, lo, hi);
+  if (!tagged) return tagged.error();
+  // Records: from the ring while hot, else per shard from the warm (or cold) tier.
+  std::vector<std::string> records(tagged->size());
+  std::vector<std::vector<Position>> by_shard(shards_.size());
+  std::vector<std::vector<size_t>> slots(shards_.size());
+  for (size_t i = 0; i < tagged->size(); ++i) {
+    const Position p(UntagPosition((*tagged)[i]));
+    if (ring_->Read(p, &records[i])) continue;
+    const uint32_t shard = ShardOfTag((*tagged)[i]);
+    if (shard >= shards_.size()) {
+      return Error(ErrorCode::kCorruption,
+                   "an entry of '" + req.stream + "' names shard " + std::to_string(shard));
+    }
+    by_shard[shard].push_back(p);
+    slots[shard].push_back(i);
+  }
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    if (by_shard[s].empty()) continue;
+    std::vector<std::string> fetched;
+    STRATA_TRY(shards_[s]->FetchRecords(by_shard[s], &fetched));
+    for (size_t k = 0; k < fetched.size(); ++k) records[slots[s][k]] = std::move(fetched[k]);
+  }
+  const bool forwards = req.direction == Direction::kForwards;
+  out.events.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const size_t k = forwards ? i : records.size() - 1 - i;
+    auto v = DecodeRecord(records[k]);
+    if (!v) return v.error();
+    if (v->header.position.value() != UntagPosition((*tagged)[k]) ||
+        !InIndexStream(req.stream, *v)) {
+      return Error(ErrorCode::kCorruption, "position " +
+                                               std::to_string(UntagPosition((*tagged)[k])) +
+                                               " does not hold an event of '" + req.stream + "'");
+    }
+    RecordedEvent e = v->ToEvent();
+    e.link = LinkRef{req.stream, Revision(lo + k)};
+    out.events.push_back(std::move(e));
+  }
+  return out;
 }
 
 Status StoreImpl::ScanAll(Position from, Position to,
@@ -520,6 +622,12 @@ StoreStats StoreImpl::Stats() {
       s.subscription_lag_sum += lag;
     }
   }
+  const IndexStreams::Stats is =
+      index_streams_ ? index_streams_->GetStats() : IndexStreams::Stats{};
+  s.index_streams_position = Position(is.checkpoint);
+  s.index_streams = is.streams;
+  s.index_streams_unflushed = is.unflushed;
+  s.index_streams_failed = is.failed;
   for (auto& sh : shards_) s.shards.push_back(sh->Stats());
   return s;
 }

@@ -14,6 +14,7 @@
 #include "storage/archiver.h"
 #include "storage/cold/cold_tier.h"
 #include "storage/hot/ring.h"
+#include "storage/index_streams.h"
 #include "storage/shard.h"
 #include "storage/store.h"
 #include "storage/warm/warm_shard.h"
@@ -67,6 +68,11 @@ class StoreImpl : public Store {
   bool Register(SubscriptionImpl* s);    // false once the store is closing
   void Unregister(SubscriptionImpl* s);  // called by the subscription's thread as it exits
   Result<std::optional<StreamHead>> GetHead(std::string_view stream);
+  // Reads an index stream ($ce-…, $et-…); `head` (optional) gets the index state the page was
+  // read from: the page holds every event of the stream at positions up to head->checkpoint.
+  Result<ReadStreamResult> ReadIndexStream(const ReadStreamRequest& request,
+                                           IndexStreams::Head* head = nullptr);
+  IndexStreams& index_streams() { return *index_streams_; }
 
  private:
   explicit StoreImpl(const StoreOptions& options) : options_(options) {}
@@ -88,6 +94,7 @@ class StoreImpl : public Store {
   std::vector<std::unique_ptr<cold::ColdShard>> cold_shards_;
   std::unique_ptr<ExportSlots> export_slots_;
   std::vector<std::unique_ptr<Archiver>> archivers_;
+  std::unique_ptr<IndexStreams> index_streams_;
   std::mutex snapshot_mu_;  // one snapshot at a time
   std::atomic<bool> closing_{false};
   bool closed_ = false;

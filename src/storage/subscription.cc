@@ -48,7 +48,7 @@ class SubscriptionImpl : public Subscription {
   void Run() {
     Error* error = nullptr;
     std::optional<Error> err;
-    auto st = req_.all ? RunAll() : RunStream();
+    auto st = req_.all ? RunAll() : IsIndexStream(req_.stream) ? RunIndexStream() : RunStream();
     if (!st) {
       err = st.error();
       error = &*err;
@@ -62,8 +62,9 @@ class SubscriptionImpl : public Subscription {
   }
 
   // Tails $all from position p (inclusive): history, caught-up, then live. `accept` filters.
+  // `link`, when set, is called for each accepted event before delivery.
   Status Tail(uint64_t p, bool send_caught_up, const std::function<bool(const RecordView&)>& accept,
-              bool checkpoints) {
+              bool checkpoints, const std::function<void(RecordedEvent&)>& link = nullptr) {
     bool caught_up = !send_caught_up;
     uint64_t since_checkpoint = 0;
     // Everything before p is behind us (for lag metrics), even where nothing matched.
@@ -78,7 +79,9 @@ class SubscriptionImpl : public Subscription {
           position_.store(v.header.position.value(), std::memory_order_relaxed);
           if (accept(v)) {
             delivered_.fetch_add(1, std::memory_order_relaxed);
-            if (!handler_->OnEvent(v.ToEvent())) {
+            RecordedEvent e = v.ToEvent();
+            if (link) link(e);
+            if (!handler_->OnEvent(e)) {
               stop = true;
               return false;
             }
@@ -172,6 +175,56 @@ class SubscriptionImpl : public Subscription {
     return OkStatus();
   }
 
+  // An index stream ($ce-…, $et-…): history from the index, then $all from the index's checkpoint,
+  // counting revisions with the indexer's own rule (InIndexStream), so they match what a later
+  // read returns.
+  Status RunIndexStream() {
+    uint64_t next = req_.after_revision ? req_.after_revision->value() + 1 : 0;
+    uint64_t counter = 0, tail_from = 1;
+    while (!Stopped()) {
+      ReadStreamRequest rr;
+      rr.stream = req_.stream;
+      rr.from = Revision(next);
+      rr.max_count = 512;
+      IndexStreams::Head head;
+      auto page = store_->ReadIndexStream(rr, &head);
+      counter = head.count;
+      tail_from = head.checkpoint + 1;
+      if (!page) {
+        if (page.error().code() == ErrorCode::kStreamNotFound) break;
+        return page.error();
+      }
+      for (const auto& e : page->events) {
+        if (Stopped()) return OkStatus();
+        next = e.link->revision.value() + 1;
+        position_.store(e.position.value(), std::memory_order_relaxed);
+        delivered_.fetch_add(1, std::memory_order_relaxed);
+        if (!handler_->OnEvent(e)) {
+          cancelled_.store(true);
+          return OkStatus();
+        }
+      }
+      if (page->end_of_stream) break;
+      if (page->next) next = std::max(next, page->next->value());
+    }
+    if (Stopped()) return OkStatus();
+    handler_->OnCaughtUp();
+    const std::string& name = req_.stream;
+    uint64_t revision = 0;
+    return Tail(
+        tail_from, false,
+        [&](const RecordView& v) {
+          if (!InIndexStream(name, v)) return false;
+          revision = counter++;
+          return revision >= next;  // earlier ones were delivered from the index
+        },
+        false,
+        [&](RecordedEvent& e) {
+          next = revision + 1;
+          e.link = LinkRef{name, Revision(revision)};
+        });
+  }
+
   StoreImpl* store_;
   SubscribeRequest req_;
   FilterMatcher matcher_;
@@ -197,6 +250,17 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(
     request.from_end = false;
     if (request.all) {
       request.after_position = Position(Watermark().value() - 1);
+    } else if (IsIndexStream(request.stream)) {
+      // The index may be a little behind: count what it has not reached yet up to now.
+      const uint64_t w = Watermark().value();
+      const IndexStreams::Head head = index_streams_->GetHead(request.stream);
+      uint64_t count = head.count;
+      STRATA_TRY(ScanAll(Position(head.checkpoint + 1), Position(w), [&](const RecordView& v) {
+        if (InIndexStream(request.stream, v)) ++count;
+        return true;
+      }));
+      request.after_revision.reset();
+      if (count > 0) request.after_revision = Revision(count - 1);
     } else {
       auto head = GetHead(request.stream);
       if (!head) return head.error();

@@ -1,6 +1,8 @@
 #include "wire/convert.h"
 
+#include <array>
 #include <charconv>
+#include <cstring>
 
 #include "base/coding.h"
 
@@ -30,10 +32,10 @@ void ToWire(const Uuid& id, bool structured, event_store::client::UUID* out) {
 
 std::string CreatedTicks(int64_t recorded_us) { return std::to_string(recorded_us * 10); }
 
-void ToWire(const RecordedEvent& e, bool structured_ids,
-            event_store::client::streams::ReadResp* out) {
-  auto* re = out->mutable_event();
-  auto* ev = re->mutable_event();
+namespace {
+using WireEvent = event_store::client::streams::ReadResp::ReadEvent::RecordedEvent;
+
+void FillEvent(const RecordedEvent& e, bool structured_ids, WireEvent* ev) {
   ToWire(e.event_id, structured_ids, ev->mutable_id());
   ev->mutable_stream_identifier()->set_stream_name(e.stream);
   ev->set_stream_revision(e.revision.value());
@@ -45,6 +47,46 @@ void ToWire(const RecordedEvent& e, bool structured_ids,
   md["created"] = CreatedTicks(e.recorded_ts);
   ev->set_custom_metadata(e.metadata);
   ev->set_data(e.data);
+}
+
+// The link event KurrentDB would have written for `e` in its index stream. Its id is derived
+// from the original's (FNV-1a of the index stream and revision folded in), so it is stable.
+void FillLink(const RecordedEvent& e, bool structured_ids, WireEvent* ev) {
+  const LinkRef& l = *e.link;
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  };
+  mix(l.stream);
+  mix(std::to_string(l.revision.value()));
+  std::array<uint8_t, 16> id;
+  std::memcpy(id.data(), e.event_id.data(), 16);
+  for (int i = 0; i < 8; ++i) id[i] ^= static_cast<uint8_t>(h >> (8 * i));
+  id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x50);  // version 5: name-based
+  id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
+  ToWire(Uuid::FromBytes(reinterpret_cast<const char*>(id.data())), structured_ids,
+         ev->mutable_id());
+  ev->mutable_stream_identifier()->set_stream_name(l.stream);
+  ev->set_stream_revision(l.revision.value());
+  ev->set_prepare_position(e.position.value());
+  ev->set_commit_position(e.position.value());
+  auto& md = *ev->mutable_metadata();
+  md["type"] = "$>";
+  md["content-type"] = "application/octet-stream";
+  md["created"] = CreatedTicks(e.recorded_ts);
+  ev->set_data(std::to_string(e.revision.value()) + "@" + e.stream);
+}
+}  // namespace
+
+void ToWire(const RecordedEvent& e, bool structured_ids,
+            event_store::client::streams::ReadResp* out, bool resolve_links) {
+  auto* re = out->mutable_event();
+  if (e.link && !resolve_links) {
+    FillLink(e, structured_ids, re->mutable_event());
+  } else {
+    FillEvent(e, structured_ids, re->mutable_event());
+    if (e.link) FillLink(e, structured_ids, re->mutable_link());
+  }
   re->set_commit_position(e.position.value());
 }
 
@@ -70,6 +112,10 @@ Result<RecordedEvent> FromWire(const event_store::client::streams::ReadResp::Rea
   }
   out.metadata = ev.custom_metadata();
   out.data = ev.data();
+  if (re.has_link()) {
+    out.link =
+        LinkRef{re.link().stream_identifier().stream_name(), Revision(re.link().stream_revision())};
+  }
   return out;
 }
 

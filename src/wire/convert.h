@@ -21,10 +21,14 @@ void ToWire(const Uuid& id, bool structured, event_store::client::UUID* out);
 // `created` metadata: 100-ns ticks since the Unix epoch, as a decimal string.
 std::string CreatedTicks(int64_t recorded_us);
 
-// The event as a ReadResp.event (commit == prepare == position).
+// The event as a ReadResp.event (commit == prepare == position). An event read through an index
+// stream (e.link) goes out as KurrentDB sends a resolved link: `event` the original and `link` a
+// "$>" event of the index stream whose data is "<revision>@<stream>"; with resolve_links false,
+// only that link event.
 void ToWire(const RecordedEvent& e, bool structured_ids,
-            event_store::client::streams::ReadResp* out);
+            event_store::client::streams::ReadResp* out, bool resolve_links = true);
 // A ReadResp.event back into the model (the client side); kInvalidArgument for a malformed one.
+// A resolved link gives the original event with `link` set.
 Result<RecordedEvent> FromWire(const event_store::client::streams::ReadResp::ReadEvent& e);
 
 // An event to propose in an Append or a BatchAppend (two message types, same field names).

@@ -109,6 +109,7 @@ grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Opt
   }
   uint64_t remaining = o.count();
   const bool structured = StructuredIds(o);
+  const bool resolve = o.resolve_links();
   // Compatibility level 1 (as KurrentDB): a forwards read whose first page is empty says where
   // the stream's events really start; every successful read ends with the last revision.
   const bool positions = o.control_option().compatibility() >= 1;
@@ -139,7 +140,7 @@ grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Opt
     last_revision = page->last_revision.value();
     for (const auto& e : page->events) {
       pb::ReadResp resp;
-      ToWire(e, structured, &resp);
+      ToWire(e, structured, &resp, resolve);
       if (!w->Write(resp)) return grpc::Status::OK;  // the client went away
       --remaining;
     }
@@ -198,10 +199,11 @@ namespace {
 // it resumes), so memory stays bounded.
 class Relay : public SubscriptionHandler {
  public:
-  explicit Relay(bool structured) : structured_(structured) {}
+  Relay(bool structured, bool resolve_links)
+      : structured_(structured), resolve_links_(resolve_links) {}
   bool OnEvent(const RecordedEvent& e) override {
     pb::ReadResp r;
-    ToWire(e, structured_, &r);
+    ToWire(e, structured_, &r, resolve_links_);
     return Push(std::move(r));
   }
   void OnCaughtUp() override {
@@ -251,7 +253,7 @@ class Relay : public SubscriptionHandler {
     cv_.notify_all();
     return true;
   }
-  const bool structured_;
+  const bool structured_, resolve_links_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<pb::ReadResp> q_;
@@ -285,7 +287,7 @@ grpc::Status StreamsService::Subscribe(grpc::ServerContext* ctx, const Options& 
   } else {
     return BadRequest("a subscription needs a stream or $all");
   }
-  auto relay = std::make_shared<Relay>(StructuredIds(o));
+  auto relay = std::make_shared<Relay>(StructuredIds(o), o.resolve_links());
   auto sub = store_->Subscribe(sr, relay);
   if (!sub) return ToStatus(sub.error(), ctx, stream);
   pb::ReadResp confirmation;

@@ -1,0 +1,413 @@
+#include "storage/index_streams.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+#include "model/stream_name.h"
+
+namespace strata::storage {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::string_view kStateMagic = "STRIDX01";
+
+Error IoError(const std::string& what) {
+  return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno));
+}
+
+// Writes `bytes` to `path` atomically: a synced temporary file renamed over it, then the
+// directory synced.
+Status ReplaceFile(const std::string& dir, const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("creating " + tmp);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Error e = IoError("writing " + tmp);
+      ::close(fd);
+      return e;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) {
+    Error e = IoError("syncing " + tmp);
+    ::close(fd);
+    return e;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError("renaming " + tmp);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return IoError("opening " + dir);
+  int rc = ::fsync(dfd);
+  ::close(dfd);
+  if (rc != 0) return IoError("syncing " + dir);
+  return OkStatus();
+}
+
+// A bounds-checked reader of STATE.
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+  uint64_t U64() {
+    if (in.size() < 8) return ok = false, 0;
+    uint64_t v = GetLittle64(in.data());
+    in.remove_prefix(8);
+    return v;
+  }
+  uint32_t U32() {
+    if (in.size() < 4) return ok = false, 0;
+    uint32_t v = GetLittle32(in.data());
+    in.remove_prefix(4);
+    return v;
+  }
+  std::string_view Bytes(size_t n) {
+    if (in.size() < n) return ok = false, std::string_view();
+    auto v = in.substr(0, n);
+    in.remove_prefix(n);
+    return v;
+  }
+};
+}  // namespace
+
+void ForEachIndexStream(
+    std::string_view stream, std::string_view type, RecordKind kind,
+    const std::function<void(std::string_view prefix, std::string_view key)>& add) {
+  if (kind != RecordKind::kEvent || stream.empty() || stream[0] == '$') return;
+  auto dash = stream.find('-');
+  if (dash != std::string_view::npos && dash > 0)
+    add(kCategoryStreamPrefix, stream.substr(0, dash));
+  if (!type.empty() && type[0] != '$') add(kEventTypeStreamPrefix, type);
+}
+
+bool InIndexStream(std::string_view name, const RecordView& v) {
+  bool in = false;
+  ForEachIndexStream(v.stream, v.type, v.header.kind,
+                     [&](std::string_view prefix, std::string_view key) {
+                       in = in || (name.size() == prefix.size() + key.size() &&
+                                   name.starts_with(prefix) && name.ends_with(key));
+                     });
+  return in;
+}
+
+IndexStreams::IndexStreams(std::string dir, const StoreOptions& options, Source source)
+    : dir_(std::move(dir)),
+      options_(options),
+      source_(std::move(source)),
+      // No dedupe runs here, so the window is irrelevant.
+      runs_((fs::path(dir_) / "runs").string(), options.clock, INT64_MAX) {}
+
+IndexStreams::~IndexStreams() { Stop(); }
+
+void IndexStreams::StartOver(const std::string& why) {
+  spdlog::warn("the $ce-/$et- index streams are rebuilt from $all: {}", why);
+  names_.clear();
+  checkpoint_ = 0;
+  next_number_.store(1);
+  flushed_names_.clear();
+  flushed_checkpoint_ = 0;
+}
+
+Status IndexStreams::Load() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Error(ErrorCode::kIoError, "cannot create " + dir_ + ": " + ec.message());
+  const std::string path = (fs::path(dir_) / "STATE").string();
+  std::string bytes;
+  if (fs::exists(path)) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    bytes = ss.str();
+  }
+  std::string manifest;
+  if (!bytes.empty()) {
+    Reader r{bytes};
+    std::string_view magic = r.Bytes(kStateMagic.size());
+    bool ok = r.ok && magic == kStateMagic && bytes.size() >= kStateMagic.size() + 4;
+    if (ok) {
+      const uint32_t crc = GetLittle32(bytes.data() + bytes.size() - 4);
+      ok = crc == crc32c::Value(bytes.data(), bytes.size() - 4);
+    }
+    NameMap names;
+    uint64_t checkpoint = 0, next_number = 1;
+    if (ok) {
+      r.in =
+          std::string_view(bytes).substr(kStateMagic.size(), bytes.size() - 4 - kStateMagic.size());
+      checkpoint = r.U64();
+      next_number = r.U64();
+      manifest = std::string(r.Bytes(r.U32()));
+      uint64_t n = r.U64();
+      for (uint64_t i = 0; r.ok && i < n; ++i) {
+        std::string name(r.Bytes(r.U32()));
+        Name e;
+        e.number = r.U64();
+        e.count = r.U64();
+        e.pending_first = e.count;
+        names.emplace(std::move(name), std::move(e));
+      }
+      ok = r.ok && r.in.empty();
+    }
+    if (ok) {
+      std::lock_guard lock(runs_.manifest_mu());
+      names_ = std::move(names);
+      checkpoint_ = checkpoint;
+      next_number_.store(next_number);
+      flushed_checkpoint_ = checkpoint;
+      flushed_names_.assign(bytes.data() + kStateMagic.size() + 16 + 4 + manifest.size(),
+                            bytes.size() - 4 - (kStateMagic.size() + 16 + 4 + manifest.size()));
+    } else {
+      StartOver(path + " is damaged");
+      manifest.clear();
+    }
+  }
+  if (auto st = runs_.Load(manifest); !st) {
+    StartOver(st.error().message());
+    STRATA_TRY(runs_.Load(""));
+  }
+  last_flush_ = std::chrono::steady_clock::now();
+  return OkStatus();
+}
+
+void IndexStreams::Start() {
+  follower_ = std::thread([this] { FollowLoop(); });
+  merger_ = std::thread([this] { MergeLoop(); });
+}
+
+void IndexStreams::Stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_.store(true, std::memory_order_release);
+  }
+  stop_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
+  if (merger_.joinable()) merger_.join();
+}
+
+void IndexStreams::Index(const RecordView& v) {
+  ForEachIndexStream(
+      v.stream, v.type, v.header.kind, [&](std::string_view prefix, std::string_view key) {
+        scratch_.assign(prefix).append(key);
+        auto it = names_.find(std::string_view(scratch_));
+        if (it == names_.end()) {
+          it = names_.emplace(scratch_, Name{}).first;
+          it->second.number = next_number_.fetch_add(1);
+        }
+        Name& n = it->second;
+        n.pending.push_back(TagPosition(source_.shard_of(v.stream), v.header.position.value()));
+        ++n.count;
+        ++unflushed_;
+      });
+}
+
+void IndexStreams::FollowLoop() {
+  uint64_t p;
+  {
+    std::shared_lock lock(mu_);
+    p = checkpoint_ + 1;
+  }
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const uint64_t w = source_.watermark().value();
+    if (p < w && !failed_.load()) {
+      const uint64_t to = std::min(w, p + 4096);
+      Status st = OkStatus();
+      {
+        // Readers see the names and the checkpoint change together, one chunk at a time.
+        std::unique_lock lock(mu_);
+        st = source_.scan(Position(p), Position(to), [&](const RecordView& v) {
+          Index(v);
+          return true;
+        });
+        if (st) checkpoint_ = to - 1;  // holes a crash left are skipped, as $all readers do
+      }
+      if (!st) {
+        spdlog::error("the $ce-/$et- index stopped at position {}: {}", p, st.error().ToString());
+        failed_.store(true);
+        continue;
+      }
+      p = to;
+    } else {
+      source_.wait(Position(p), std::chrono::milliseconds(100));
+    }
+    const bool due = unflushed_ >= options_.index_flush_events ||
+                     (unflushed_ > 0 && std::chrono::steady_clock::now() - last_flush_ >=
+                                            options_.index_flush_interval);
+    if (due && !failed_.load()) {
+      if (auto st = Flush(); !st) {
+        spdlog::error("the $ce-/$et- index cannot write its runs (stopped until restart): {}",
+                      st.error().ToString());
+        failed_.store(true);
+      }
+    }
+  }
+  if (unflushed_ > 0 && !failed_.load()) {
+    if (auto st = Flush(); !st) {
+      spdlog::warn("the $ce-/$et- index was not flushed at close (rebuilt at the next open): {}",
+                   st.error().ToString());
+    }
+  }
+}
+
+Status IndexStreams::Flush() {
+  // Only this thread adds entries, so what is read under the shared lock stays valid.
+  std::vector<StreamIndexEntry> entries;
+  std::vector<DedupeIndexEntry> no_dedupe;
+  std::string names;
+  uint64_t checkpoint;
+  {
+    std::shared_lock lock(mu_);
+    entries.reserve(unflushed_);
+    AppendLittle64(names, names_.size());
+    for (const auto& [name, n] : names_) {
+      for (size_t i = 0; i < n.pending.size(); ++i) {
+        entries.push_back({n.number, n.pending_first + i, n.pending[i]});
+      }
+      AppendLittle32(names, static_cast<uint32_t>(name.size()));
+      names.append(name);
+      AppendLittle64(names, n.number);
+      AppendLittle64(names, n.count);
+    }
+    checkpoint = checkpoint_;
+  }
+  auto written = runs_.WriteRuns(entries, no_dedupe);
+  if (!written) return written.error();
+  {
+    std::lock_guard lock(runs_.manifest_mu());
+    const std::string old_names = std::move(flushed_names_);
+    const uint64_t old_checkpoint = flushed_checkpoint_;
+    flushed_names_ = std::move(names);
+    flushed_checkpoint_ = checkpoint;
+    if (auto st = WriteState(runs_.ManifestWith(*written)); !st) {
+      flushed_names_ = old_names;
+      flushed_checkpoint_ = old_checkpoint;
+      return st;
+    }
+    runs_.Publish(*written);
+  }
+  {
+    // The entries are in a published run now: drop them from memory.
+    std::unique_lock lock(mu_);
+    for (auto& [name, n] : names_) {
+      n.pending_first = n.count;
+      n.pending.clear();
+      n.pending.shrink_to_fit();
+    }
+    unflushed_ = 0;
+  }
+  last_flush_ = std::chrono::steady_clock::now();
+  stop_cv_.notify_all();  // the merger
+  return OkStatus();
+}
+
+Status IndexStreams::WriteState(const std::string& manifest) {
+  std::string out(kStateMagic);
+  AppendLittle64(out, flushed_checkpoint_);
+  // next_number_ only grows; a merger's STATE may carry a number past the flushed names, which
+  // only leaves numbers unused.
+  AppendLittle64(out, next_number_.load());
+  AppendLittle32(out, static_cast<uint32_t>(manifest.size()));
+  out.append(manifest);
+  if (flushed_names_.empty()) {
+    AppendLittle64(out, 0);
+  } else {
+    out.append(flushed_names_);
+  }
+  AppendLittle32(out, crc32c::Value(out.data(), out.size()));
+  return ReplaceFile(dir_, (fs::path(dir_) / "STATE").string(), out);
+}
+
+void IndexStreams::MergeLoop() {
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+  auto persist = [this](const std::string& manifest) { return WriteState(manifest); };
+  while (true) {
+    {
+      std::unique_lock lock(stop_mu_);
+      stop_cv_.wait_for(lock, std::chrono::seconds(1));
+      if (stopping_.load()) return;
+    }
+    while (!stopping_.load()) {
+      auto merged = runs_.MergeOnce(persist);
+      if (!merged) {
+        spdlog::warn("merging $ce-/$et- index runs failed (will retry): {}",
+                     merged.error().ToString());
+        break;
+      }
+      if (!*merged) break;
+    }
+  }
+}
+
+IndexStreams::Head IndexStreams::GetHead(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  Head h;
+  h.checkpoint = checkpoint_;
+  auto it = names_.find(name);
+  if (it != names_.end()) {
+    h.known = true;
+    h.number = it->second.number;
+    h.count = it->second.count;
+  }
+  return h;
+}
+
+Result<std::vector<uint64_t>> IndexStreams::Positions(std::string_view name, uint64_t lo,
+                                                      uint64_t hi) const {
+  std::vector<uint64_t> out;
+  if (hi < lo) return out;
+  std::vector<uint64_t> tail;
+  uint64_t pending_first = 0, number = 0;
+  {
+    std::shared_lock lock(mu_);
+    auto it = names_.find(name);
+    if (it == names_.end()) {
+      return Error(ErrorCode::kStreamNotFound, "index stream '" + std::string(name) + "' is empty");
+    }
+    const Name& n = it->second;
+    number = n.number;
+    pending_first = n.pending_first;
+    for (uint64_t r = std::max(lo, n.pending_first); r <= hi && r < n.count; ++r) {
+      tail.push_back(n.pending[r - n.pending_first]);
+    }
+  }
+  // Revisions below pending_first were published in a run before they left memory.
+  if (lo < pending_first) {
+    const uint64_t run_hi = std::min(hi, pending_first - 1);
+    auto found = runs_.FindStream(number, lo, run_hi);
+    if (found.size() != run_hi - lo + 1) {
+      return Error(ErrorCode::kCorruption, "the index-stream runs are missing revisions " +
+                                               std::to_string(lo) + ".." + std::to_string(run_hi) +
+                                               " of index " + std::to_string(number));
+    }
+    out.reserve(found.size() + tail.size());
+    for (const auto& [rev, pos] : found) out.push_back(pos);
+  }
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
+}
+
+IndexStreams::Stats IndexStreams::GetStats() const {
+  Stats s;
+  {
+    std::shared_lock lock(mu_);
+    s.checkpoint = checkpoint_;
+    s.streams = names_.size();
+    s.unflushed = unflushed_;
+  }
+  s.runs = runs_.run_count();
+  s.failed = failed_.load();
+  return s;
+}
+
+}  // namespace strata::storage
