@@ -34,6 +34,8 @@ int Run(StatsFlags& f) {
     j["append_latency_p99_bound_us"] = s.append_latency.QuantileBoundUs(0.99);
     j["subscriptions"] = s.subscriptions;
     j["subscription_lag_max"] = s.subscription_lag_max;
+    j["index_streams"] = s.index_streams;
+    j["index_streams_position"] = s.index_streams_position.value();
     for (const auto& sh : s.shards) {
       j["shards"].push_back({{"shard", sh.shard},
                              {"events", sh.events},
@@ -64,6 +66,9 @@ int Run(StatsFlags& f) {
     std::cout << fmt::format("subscriptions: {} live, furthest behind by {} positions\n",
                              s.subscriptions, s.subscription_lag_max);
   }
+  std::cout << fmt::format("index streams ($ce-, $et-): {}, indexed up to position {}{}\n",
+                           s.index_streams, s.index_streams_position.value(),
+                           s.index_streams_failed ? " (STOPPED on an error: see the log)" : "");
   std::cout << fmt::format(
       "{:>5} {:>11} {:>9} {:>12} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>8}\n", "shard",
       "events~", "streams~", "bytes~", "last pos", "indexed to", "idx entries", "runs", "memtables",

@@ -299,6 +299,7 @@ int Verify(const StressFlags& f, StoreOptions options) {
   std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> per_stream;  // rev, pos
   std::map<std::string, uint64_t> truncate_before;
   std::set<std::string> tombstones_seen;
+  std::map<std::string, std::vector<uint64_t>> per_index;  // index stream -> positions
   uint64_t last = 0, events = 0;
   auto st = store->ScanAll(Position(1), Position(UINT64_MAX), [&](const RecordView& v) {
     uint64_t pos = v.header.position.value();
@@ -309,6 +310,14 @@ int Verify(const StressFlags& f, StoreOptions options) {
     if (v.header.kind == RecordKind::kTombstone) {
       tombstones_seen.insert(stream);
       return true;
+    }
+    // The index streams' rule (docs/index-streams.md), written out again here.
+    if (!stream.starts_with("$")) {
+      auto dash = stream.find('-');
+      if (dash != std::string::npos && dash > 0) {
+        per_index["$ce-" + stream.substr(0, dash)].push_back(pos);
+      }
+      if (!v.type.starts_with("$")) per_index["$et-" + std::string(v.type)].push_back(pos);
     }
     auto [it, inserted] = seen.emplace(v.header.event_id,
                                        Seen{stream, v.header.revision.value(), pos, v.header.kind});
@@ -394,11 +403,44 @@ int Verify(const StressFlags& f, StoreOptions options) {
                           stream, got.size(), want.size(), tb));
     }
   }
+  // 5. The index streams ($ce-, $et-) agree with the log once the indexer has caught up.
+  for (int i = 0; i < 6000 && store->Stats().index_streams_position.value() < last; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (store->Stats().index_streams_position.value() < last) {
+    problem(fmt::format("the index streams did not reach position {} in 30 s", last));
+  }
+  for (const auto& [name, positions] : per_index) {
+    std::vector<uint64_t> got;
+    std::optional<Revision> from;
+    while (true) {
+      auto r = store->ReadStream({name, Direction::kForwards, from, 1000});
+      if (!r) {
+        problem("reading " + name + ": " + r.error().ToString());
+        break;
+      }
+      for (size_t k = 0; k < r->events.size(); ++k) {
+        const auto& e = r->events[k];
+        if (!e.link || e.link->revision.value() != got.size()) {
+          problem(fmt::format("{}: revision {} is numbered {}", name, got.size(),
+                              e.link ? static_cast<int64_t>(e.link->revision.value()) : -1));
+        }
+        got.push_back(e.position.value());
+      }
+      if (r->end_of_stream || !r->next) break;
+      from = r->next;
+    }
+    if (got != positions) {
+      problem(fmt::format("{}: the index gives {} events, the log {}", name, got.size(),
+                          positions.size()));
+    }
+  }
   std::cout << fmt::format(
       "verify: {} acknowledged events in {} log lines; $all has {} records up to position {} "
       "({} positions left unused by crashes: claimed by appends that were never acknowledged); "
-      "{} streams checked; {} problems\n",
-      logged.size(), lines, events, last, last - events, streams_checked, problems.size());
+      "{} streams and {} index streams checked; {} problems\n",
+      logged.size(), lines, events, last, last - events, streams_checked, per_index.size(),
+      problems.size());
   for (auto& p : problems) std::cout << "  problem: " << p << "\n";
   return problems.empty() ? 0 : 1;
 }

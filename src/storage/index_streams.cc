@@ -192,6 +192,7 @@ void IndexStreams::Stop() {
     stopping_.store(true, std::memory_order_release);
   }
   stop_cv_.notify_all();
+  progress_cv_.notify_all();
   if (follower_.joinable()) follower_.join();
   if (merger_.joinable()) merger_.join();
 }
@@ -218,26 +219,39 @@ void IndexStreams::FollowLoop() {
     std::shared_lock lock(mu_);
     p = checkpoint_ + 1;
   }
+  indexed_.store(p - 1);
   while (!stopping_.load(std::memory_order_acquire)) {
     const uint64_t w = source_.watermark().value();
     if (p < w && !failed_.load()) {
-      const uint64_t to = std::min(w, p + 4096);
+      // At most 4096 records per chunk, however many positions a crash left unused between them.
+      uint64_t to = w, seen = 0;
       Status st = OkStatus();
       {
         // Readers see the names and the checkpoint change together, one chunk at a time.
         std::unique_lock lock(mu_);
-        st = source_.scan(Position(p), Position(to), [&](const RecordView& v) {
+        st = source_.scan(Position(p), Position(w), [&](const RecordView& v) {
           Index(v);
-          return true;
+          if (++seen < 4096) return true;
+          to = v.header.position.value() + 1;
+          return false;
         });
-        if (st) checkpoint_ = to - 1;  // holes a crash left are skipped, as $all readers do
+        if (st) checkpoint_ = to - 1;
       }
       if (!st) {
         spdlog::error("the $ce-/$et- index stopped at position {}: {}", p, st.error().ToString());
-        failed_.store(true);
+        {
+          std::lock_guard lock(stop_mu_);
+          failed_.store(true);
+        }
+        progress_cv_.notify_all();
         continue;
       }
       p = to;
+      {
+        std::lock_guard lock(stop_mu_);
+        indexed_.store(to - 1);
+      }
+      progress_cv_.notify_all();
     } else {
       source_.wait(Position(p), std::chrono::milliseconds(100));
     }
@@ -347,6 +361,13 @@ void IndexStreams::MergeLoop() {
       if (!*merged) break;
     }
   }
+}
+
+bool IndexStreams::WaitFor(uint64_t position, std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(stop_mu_);
+  return progress_cv_.wait_for(lock, max_wait, [&] {
+    return indexed_.load() >= position || stopping_.load() || failed_.load();
+  }) && indexed_.load() >= position;
 }
 
 IndexStreams::Head IndexStreams::GetHead(std::string_view name) const {

@@ -91,6 +91,8 @@ class IndexStreams {
     uint64_t checkpoint = 0;
   };
   Head GetHead(std::string_view name) const;
+  // Waits until every position up to `position` is indexed, at most `max_wait`; false if not.
+  bool WaitFor(uint64_t position, std::chrono::milliseconds max_wait);
   // Tagged positions of revisions [lo, hi] of index stream `name` (all below the count of a Head
   // taken before), in revision order.
   Result<std::vector<uint64_t>> Positions(std::string_view name, uint64_t lo, uint64_t hi) const;
@@ -146,6 +148,8 @@ class IndexStreams {
   std::atomic<bool> failed_{false};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
+  std::condition_variable progress_cv_;  // with stop_mu_: the checkpoint moved
+  std::atomic<uint64_t> indexed_{0};     // checkpoint_, for WaitFor
   std::thread follower_, merger_;
 };
 

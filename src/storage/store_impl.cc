@@ -430,6 +430,13 @@ Result<ReadStreamResult> StoreImpl::ReadStream(const ReadStreamRequest& request)
 
 Result<ReadStreamResult> StoreImpl::ReadIndexStream(const ReadStreamRequest& req,
                                                     IndexStreams::Head* head_out) {
+  // Read-your-writes: what was acknowledged before this read is in it, when the index is only
+  // the usual few milliseconds behind (not while it is being rebuilt).
+  const uint64_t acknowledged = Watermark().value() - 1;
+  const uint64_t indexed = index_streams_->GetHead("").checkpoint;
+  if (indexed < acknowledged && acknowledged - indexed <= 1'000'000) {
+    index_streams_->WaitFor(acknowledged, std::chrono::milliseconds(1000));
+  }
   const IndexStreams::Head head = index_streams_->GetHead(req.stream);
   if (head_out) *head_out = head;
   if (!head.known || head.count == 0) {

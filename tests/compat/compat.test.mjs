@@ -204,6 +204,41 @@ for (const c of clients) {
       assert.deepEqual(b, [3]);
     });
 
+    test("$ce- and $et- index streams: read with and without resolveLinkTos, and subscribed", async () => {
+      const tag = randomUUID().slice(0, 8).replace(/-/g, "");
+      const cat = `cat${tag}`, type = `Scored${tag}`;
+      await client.appendToStream(`${cat}-1`, [ev(type, { n: 0 }), ev("Other", { n: 1 })]);
+      await client.appendToStream(`${cat}-2`, ev(type, { n: 2 }));
+      await client.appendToStream(`other${tag}-1`, ev(type, { n: 3 }));
+      const resolved = await collect(() => client.readStream(`$ce-${cat}`, { resolveLinkTos: true }));
+      assert.deepEqual(resolved.map((e) => [e.event.streamId, e.event.revision, e.event.data.n]),
+        [[`${cat}-1`, 0n, 0], [`${cat}-1`, 1n, 1], [`${cat}-2`, 0n, 2]]);
+      assert.deepEqual(resolved.map((e) => [e.link.streamId, e.link.revision, e.link.type]),
+        [[`$ce-${cat}`, 0n, "$>"], [`$ce-${cat}`, 1n, "$>"], [`$ce-${cat}`, 2n, "$>"]]);
+      const links = await collect(() => client.readStream(`$et-${type}`, { resolveLinkTos: false }));
+      assert.deepEqual(links.map((e) => [e.event.streamId, e.event.revision, e.event.type, Buffer.from(e.event.data).toString()]),
+        [[`$et-${type}`, 0n, "$>", `0@${cat}-1`], [`$et-${type}`, 1n, "$>", `0@${cat}-2`], [`$et-${type}`, 2n, "$>", `0@other${tag}-1`]]);
+      const back = await collect(() => client.readStream(`$ce-${cat}`, { direction: m.BACKWARDS, fromRevision: m.END, maxCount: 2, resolveLinkTos: true }));
+      assert.deepEqual(back.map((e) => e.event.data.n), [2, 1]);
+      // Subscribed from the start: the history from the index, then a live event.
+      const sub = client.subscribeToStream(`$ce-${cat}`, { fromRevision: m.START, resolveLinkTos: true });
+      const seen = [];
+      const done = (async () => {
+        for await (const e of sub) {
+          seen.push([e.link.revision, e.event.data.n]);
+          if (seen.length === 4) break;
+        }
+      })();
+      await client.appendToStream(`${cat}-3`, ev("Late", { n: 4 }));
+      await done;
+      await sub.unsubscribe();
+      assert.deepEqual(seen, [[0n, 0], [1n, 1], [2n, 2], [3n, 4]]);
+      await assert.rejects(client.appendToStream(`$ce-${cat}`, ev()), (err) => {
+        assert.match(String(err), /index stream/);
+        return true;
+      });
+    });
+
     test("subscribeToAll with a filter, from the start and from a position", async () => {
       const prefix = `all${randomUUID().slice(0, 6)}`;
       const first = await client.appendToStream(`${prefix}-1`, ev("A", { n: 1 }));

@@ -87,6 +87,17 @@ std::string PrometheusText(Store& store) {
   family("strata_subscription_lag_sum", "gauge",
          "Positions behind the watermark, summed over subscriptions (divide by the count).");
   out += fmt::format("strata_subscription_lag_sum {}\n", s.subscription_lag_sum);
+  family("strata_index_streams_lag_positions", "gauge",
+         "$all positions the $ce-/$et- index streams are behind the watermark.");
+  const uint64_t newest = s.watermark.value() > 0 ? s.watermark.value() - 1 : 0;
+  out += fmt::format(
+      "strata_index_streams_lag_positions {}\n",
+      newest > s.index_streams_position.value() ? newest - s.index_streams_position.value() : 0);
+  family("strata_index_streams", "gauge", "$ce-/$et- index streams that have events.");
+  out += fmt::format("strata_index_streams {}\n", s.index_streams);
+  family("strata_index_streams_failed", "gauge",
+         "1 when the index streams stopped on an error (see the log; a restart resumes).");
+  out += fmt::format("strata_index_streams_failed {}\n", s.index_streams_failed ? 1 : 0);
   family("strata_ring_hits_total", "counter", "Reads served from the hot ring.");
   out += fmt::format("strata_ring_hits_total {}\n", s.ring_hits);
   family("strata_ring_misses_total", "counter", "Reads that went past the hot ring.");
