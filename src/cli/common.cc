@@ -49,6 +49,10 @@ void StoreFlags::Register(CLI::App* cmd) {
                   "How long a retry with the same event ids is recognised")
       ->group(tuning)
       ->capture_default_str();
+  cmd->add_flag("--index-streams,!--no-index-streams", index_streams,
+                "Keep the $ce-<category> and $et-<type> index streams (default on; off saves "
+                "their indexing work when nothing reads them)")
+      ->group(tuning);
   const char* cold_group = "Cold tier";
   cmd->add_option("--cold", cold,
                   "Object store for sealed segments and snapshots: file:///path, "
@@ -127,6 +131,7 @@ Result<StoreOptions> StoreFlags::ToOptions() const {
   o.warm.block_cache_bytes = block_cache_mb << 20;
   o.hot.ring_bytes = ring_mb << 20;
   o.idempotency_window = std::chrono::seconds(static_cast<int64_t>(idempotency_hours * 3600));
+  o.index_streams = index_streams;
   o.segment_max_age = std::chrono::microseconds(static_cast<int64_t>(segment_seconds * 1e6));
   o.segment_max_bytes = static_cast<uint64_t>(segment_mb) << 20;
   std::string url = cold;

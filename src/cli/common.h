@@ -22,6 +22,7 @@ struct StoreFlags {
   size_t block_cache_mb = 256;
   size_t ring_mb = 128;
   double idempotency_hours = 7 * 24;
+  bool index_streams = true;
   // Work against a running `strata serve` instead of a data directory.
   std::string server;
   uint32_t connections = 1;

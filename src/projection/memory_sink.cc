@@ -34,7 +34,8 @@ Result<SinkState> MemorySink::State(uint64_t generation) {
   return it->second->state;
 }
 
-Status MemorySink::Commit(const Model& delta, Position expected, const SinkState& after) {
+Status MemorySink::Commit(const Model& delta, Position expected, const SinkState& after,
+                          bool absolute) {
   std::unique_lock lock(mu_);
   Generation& g = At(after.generation);
   if (g.state.checkpoint != expected) {
@@ -43,7 +44,12 @@ Status MemorySink::Commit(const Model& delta, Position expected, const SinkState
                      std::to_string(g.state.checkpoint.value()) + ", not " +
                      std::to_string(expected.value()) + ": another writer applied events");
   }
-  g.model.Merge(delta);
+  if (absolute) {
+    for (const auto& [k, v] : delta.numbers()) g.model.mutable_numbers()[k] = v;
+    for (const auto& [k, v] : delta.texts()) g.model.mutable_texts()[k] = v;
+  } else {
+    g.model.Merge(delta);
+  }
   g.state = after;
   return OkStatus();
 }

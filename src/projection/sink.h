@@ -59,8 +59,14 @@ class Sink {
   // The state of generation g (checkpoint 0 and no fingerprint if it holds nothing yet).
   virtual Result<SinkState> State(uint64_t generation) = 0;
   // Atomically folds `delta` into generation `after.generation` and sets its state to `after`,
-  // if its checkpoint is still `expected` (kConflict otherwise: nothing is applied).
-  virtual Status Commit(const Model& delta, Position expected, const SinkState& after) = 0;
+  // if its checkpoint is still `expected` (kConflict otherwise: nothing is applied). With
+  // `absolute`, the values are the keys' whole new values, not changes (count and sum models: the
+  // writer holds the whole model, as during a replay into an empty generation).
+  virtual Status Commit(const Model& delta, Position expected, const SinkState& after,
+                        bool absolute = false) = 0;
+  // Whether whole values are cheaper to write than changes (Redis: one variadic ZADD per 512
+  // keys instead of one ZINCRBY per key).
+  virtual bool PrefersAbsolute() const { return false; }
   // Makes `generation` current in one atomic step.
   virtual Status Publish(uint64_t generation) = 0;
   // Deletes a generation's model and state (not the current one).

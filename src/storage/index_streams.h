@@ -9,8 +9,8 @@
 // restart, and a subscription can continue counting from $all where the index ends.
 //
 // Entries (index number, revision, position) collect in memory and are written as sorted runs
-// (index_runs.h) every index_flush_events events or index_flush_interval; STATE (checkpoint, the
-// name table and the run manifest) is replaced atomically after each flush or merge. Recovery
+// (index_runs.h) every 4 x index_flush_events entries or index_flush_interval; STATE (checkpoint,
+// the name table and the run manifest) is replaced atomically after each flush or merge. Recovery
 // resumes from the checkpoint; a STATE that cannot be read or names a missing run (for example
 // after a snapshot restore, which does not carry this directory) is discarded and the index is
 // rebuilt from $all in the background.

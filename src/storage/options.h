@@ -88,6 +88,10 @@ struct StoreOptions {
   // (they are read back from the warm tier when needed).
   size_t max_cached_streams = 1'000'000;
 
+  // Keep the $ce-<category> and $et-<type> index streams (docs/index-streams.md). Off: reading
+  // them fails with kInvalidArgument; turned on again, the index catches up from where it was.
+  bool index_streams = true;
+
   std::chrono::microseconds segment_max_age{10'000'000};
   uint64_t segment_max_bytes = 512ull << 20;
 

@@ -229,7 +229,7 @@ Status StoreImpl::OpenShards() {
       std::make_unique<IndexStreams>((dir / "index-streams").string(), options_, std::move(source));
   STRATA_TRY(index_streams_->Load());
   for (auto& s : shards_) s->Start(ring_.get());
-  index_streams_->Start();
+  if (options_.index_streams) index_streams_->Start();
   StartArchivers();
   if (options_.durability == Durability::kAsync) {
     async_sync_ = std::thread([this] { AsyncSyncLoop(); });
@@ -430,6 +430,12 @@ Result<ReadStreamResult> StoreImpl::ReadStream(const ReadStreamRequest& request)
 
 Result<ReadStreamResult> StoreImpl::ReadIndexStream(const ReadStreamRequest& req,
                                                     IndexStreams::Head* head_out) {
+  if (!options_.index_streams) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "'" + req.stream +
+                     "' is an index stream, and index streams are off in this store (started "
+                     "with --no-index-streams); restart without it to read them");
+  }
   // Read-your-writes: what was acknowledged before this read is in it, when the index is only
   // the usual few milliseconds behind (not while it is being rebuilt).
   const uint64_t acknowledged = Watermark().value() - 1;

@@ -73,6 +73,7 @@ class StoreImpl : public Store {
   Result<ReadStreamResult> ReadIndexStream(const ReadStreamRequest& request,
                                            IndexStreams::Head* head = nullptr);
   IndexStreams& index_streams() { return *index_streams_; }
+  const StoreOptions& options() const { return options_; }
 
  private:
   explicit StoreImpl(const StoreOptions& options) : options_(options) {}

@@ -243,6 +243,12 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(
     SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) {
   if (closing()) return Error(ErrorCode::kStoreClosed, "the store is closed");
   if (!request.all) STRATA_TRY(ValidateStreamName(request.stream));
+  if (!request.all && IsIndexStream(request.stream) && !options().index_streams) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "index streams are off in this store (--no-index-streams); restart without it "
+                 "to subscribe to '" +
+                     request.stream + "'");
+  }
   if (request.checkpoint_interval == 0) request.checkpoint_interval = 1;
   // "From the end" is the end now, when Subscribe returns (a caller may append right after and
   // must see that event), not when the subscription's thread gets to run.

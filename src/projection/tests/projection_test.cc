@@ -221,6 +221,20 @@ TEST_P(SinkContract, CommitAppliesTheDeltaAndTheCheckpointTogether) {
   EXPECT_EQ(r->state.checkpoint, Position(25));
 }
 
+TEST_P(SinkContract, AnAbsoluteCommitSetsWholeValues) {
+  auto g = sink_->NewGeneration();
+  ASSERT_TRUE(g.has_value());
+  ASSERT_TRUE(sink_->Commit(Delta({{"a", 1}, {"b", 2}}), Position(0), After(*g, 10, 2)));
+  ASSERT_TRUE(sink_->Commit(Delta({{"a", 7}}), Position(10), After(*g, 20, 3), /*absolute=*/true));
+  ReadRequest req;
+  req.keys = {"a", "b"};
+  auto r = sink_->Read(*g, req);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->values[0], (Value{7, {}}));  // set, not added to
+  EXPECT_EQ(r->values[1], (Value{2, {}}));
+  EXPECT_EQ(r->state.checkpoint, Position(20));
+}
+
 TEST_P(SinkContract, ACommitFromAStaleCheckpointIsRefusedAndAppliesNothing) {
   auto g = sink_->NewGeneration();
   ASSERT_TRUE(g.has_value());

@@ -248,7 +248,8 @@ Result<SinkState> RedisSink::State(uint64_t generation) {
   return ParseMeta(generation, (*r)[0].get());
 }
 
-Status RedisSink::Commit(const Model& delta, Position expected, const SinkState& after) {
+Status RedisSink::Commit(const Model& delta, Position expected, const SinkState& after,
+                         bool absolute) {
   std::lock_guard lock(mu_);
   STRATA_TRY(conn_->Ensure());
   const std::string meta = MetaKey(after.generation), model = ModelKey(after.generation);
@@ -270,7 +271,7 @@ Status RedisSink::Commit(const Model& delta, Position expected, const SinkState&
   size_t commands = 1;
   std::vector<std::string> numbers;  // keeps the formatted scores alive until sent
   constexpr size_t kPairsPerCommand = 512;
-  if (op_ == Op::kCount || op_ == Op::kSum) {
+  if ((op_ == Op::kCount || op_ == Op::kSum) && !absolute) {
     for (const auto& [k, v] : delta.numbers()) {
       const std::string n = Num(v);
       conn_->Append({"ZINCRBY", model, n, k});
@@ -293,7 +294,11 @@ Status RedisSink::Commit(const Model& delta, Position expected, const SinkState&
       ++commands;
     }
   } else {
-    const char* flag = op_ == Op::kMin ? "LT" : op_ == Op::kMax ? "GT" : nullptr;
+    // Plain ZADD sets whole values (absolute commits, and `last`).
+    const char* flag = absolute          ? nullptr
+                       : op_ == Op::kMin ? "LT"
+                       : op_ == Op::kMax ? "GT"
+                                         : nullptr;
     numbers.reserve(kPairsPerCommand);
     std::vector<std::string_view> args;
     auto start = [&] {

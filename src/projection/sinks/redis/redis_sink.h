@@ -40,7 +40,9 @@ class RedisSink : public Sink {
   Result<uint64_t> Current() override;
   Result<uint64_t> NewGeneration() override;
   Result<SinkState> State(uint64_t generation) override;
-  Status Commit(const Model& delta, Position expected, const SinkState& after) override;
+  Status Commit(const Model& delta, Position expected, const SinkState& after,
+                bool absolute) override;
+  bool PrefersAbsolute() const override { return true; }
   Status Publish(uint64_t generation) override;
   Status Drop(uint64_t generation) override;
   Result<ReadResult> Read(uint64_t generation, const ReadRequest& request) override;
