@@ -124,6 +124,8 @@ class RunFileWriter {
   uint64_t count_ = 0;
 };
 
+}  // namespace
+
 Status SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return IoError("opening " + dir);
@@ -132,7 +134,6 @@ Status SyncDir(const std::string& dir) {
   if (rc != 0) return IoError("syncing " + dir);
   return OkStatus();
 }
-}  // namespace
 
 // One immutable run file, memory-mapped.
 class Run {

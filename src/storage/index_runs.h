@@ -49,6 +49,9 @@ struct DedupeIndexEntry {
 
 static_assert(sizeof(DedupeIndexEntry) == 48);
 
+// fsyncs a directory, so that files created or renamed in it are durable.
+Status SyncDir(const std::string& dir);
+
 enum class RunKind : uint32_t { kStream = 1, kDedupe = 2 };
 
 class Run;

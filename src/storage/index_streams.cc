@@ -49,12 +49,7 @@ Status ReplaceFile(const std::string& dir, const std::string& path, const std::s
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError("renaming " + tmp);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return IoError("opening " + dir);
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return IoError("syncing " + dir);
-  return OkStatus();
+  return SyncDir(dir);
 }
 
 // A bounds-checked reader of STATE.
@@ -379,7 +374,6 @@ IndexStreams::Head IndexStreams::GetHead(std::string_view name) const {
   auto it = names_.find(name);
   if (it != names_.end()) {
     h.known = true;
-    h.number = it->second.number;
     h.count = it->second.count;
   }
   return h;
@@ -428,7 +422,6 @@ IndexStreams::Stats IndexStreams::GetStats() const {
     s.streams = names_.size();
     s.unflushed = unflushed_;
   }
-  s.runs = runs_.run_count();
   s.failed = failed_.load();
   return s;
 }

@@ -86,11 +86,12 @@ class IndexStreams {
   // and they are all the stream's events at positions up to `checkpoint`.
   struct Head {
     bool known = false;  // the name has had at least one event
-    uint64_t number = 0;
     uint64_t count = 0;
     uint64_t checkpoint = 0;
   };
   Head GetHead(std::string_view name) const;
+  // Every position up to this is indexed.
+  uint64_t checkpoint() const { return indexed_.load(std::memory_order_acquire); }
   // Waits until every position up to `position` is indexed, at most `max_wait`; false if not.
   bool WaitFor(uint64_t position, std::chrono::milliseconds max_wait);
   // Tagged positions of revisions [lo, hi] of index stream `name` (all below the count of a Head
@@ -100,8 +101,7 @@ class IndexStreams {
   struct Stats {
     uint64_t checkpoint = 0;  // every event up to this position is indexed
     uint64_t streams = 0;     // index streams with events
-    uint64_t runs = 0;
-    uint64_t unflushed = 0;  // entries in memory, not yet in a run
+    uint64_t unflushed = 0;   // entries in memory, not yet in a run
     bool failed = false;
   };
   Stats GetStats() const;

@@ -57,6 +57,12 @@ struct NameEq {
   bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
+// The revisions [*lo, *hi] that `req` reads from a stream whose visible revisions are
+// [first_visible, last]; sets out->last_revision, end_of_stream and next. False when the read
+// returns no event (out->end_of_stream is set). Shared by stream and index-stream reads.
+bool PlanRevisions(const ReadStreamRequest& req, uint64_t first_visible, uint64_t last,
+                   ReadStreamResult* out, uint64_t* lo, uint64_t* hi);
+
 class Shard {
  public:
   Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,

@@ -18,6 +18,32 @@ Result<std::optional<StreamHead>> Shard::GetHead(std::string_view stream) {
   return std::optional<StreamHead>(std::move(*d));
 }
 
+bool PlanRevisions(const ReadStreamRequest& req, uint64_t first_visible, uint64_t last,
+                   ReadStreamResult* out, uint64_t* lo, uint64_t* hi) {
+  out->last_revision = Revision(last);
+  const uint64_t count = std::max<uint64_t>(req.max_count, 1);
+  if (req.direction == Direction::kForwards) {
+    *lo = std::max(req.from ? req.from->value() : 0, first_visible);
+    if (*lo > last) {
+      out->end_of_stream = true;
+      return false;
+    }
+    *hi = (last - *lo < count - 1) ? last : *lo + count - 1;
+    out->end_of_stream = *hi == last;
+    if (!out->end_of_stream) out->next = Revision(*hi + 1);
+  } else {
+    *hi = std::min(req.from ? req.from->value() : last, last);
+    if (*hi < first_visible || (req.from && req.from->value() == kTombstoneRevision)) {
+      out->end_of_stream = true;
+      return false;
+    }
+    *lo = (*hi - first_visible + 1 > count) ? *hi - count + 1 : first_visible;
+    out->end_of_stream = *lo == first_visible;
+    if (!out->end_of_stream) out->next = Revision(*lo - 1);
+  }
+  return true;
+}
+
 Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const hot::Ring* ring) {
   std::optional<StreamHead> head;
   std::vector<TailEntry> tail;
@@ -53,32 +79,12 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
   if (!head->HasEvents() || head->SoftDeleted()) return not_found();
 
   ReadStreamResult out;
-  const uint64_t last = static_cast<uint64_t>(head->last_revision);
-  const uint64_t first_visible = head->FirstVisibleRevision();
-  out.last_revision = Revision(last);
-  const bool forwards = req.direction == Direction::kForwards;
-  const uint64_t count = std::max<uint64_t>(req.max_count, 1);
-
   uint64_t lo, hi;  // inclusive revision range to return
-  if (forwards) {
-    lo = std::max(req.from ? req.from->value() : 0, first_visible);
-    if (lo > last) {
-      out.end_of_stream = true;
-      return out;
-    }
-    hi = (last - lo < count - 1) ? last : lo + count - 1;
-    out.end_of_stream = hi == last;
-    if (!out.end_of_stream) out.next = Revision(hi + 1);
-  } else {
-    hi = std::min(req.from ? req.from->value() : last, last);
-    if (hi < first_visible || (req.from && req.from->value() == kTombstoneRevision)) {
-      out.end_of_stream = true;
-      return out;
-    }
-    lo = (hi - first_visible + 1 > count) ? hi - count + 1 : first_visible;
-    out.end_of_stream = lo == first_visible;
-    if (!out.end_of_stream) out.next = Revision(lo - 1);
+  if (!PlanRevisions(req, head->FirstVisibleRevision(), static_cast<uint64_t>(head->last_revision),
+                     &out, &lo, &hi)) {
+    return out;
   }
+  const bool forwards = req.direction == Direction::kForwards;
 
   // Positions: indexed revisions from the warm stream index, the rest from the tail copy.
   std::vector<Position> positions;

@@ -439,7 +439,7 @@ Result<ReadStreamResult> StoreImpl::ReadIndexStream(const ReadStreamRequest& req
   // Read-your-writes: what was acknowledged before this read is in it, when the index is only
   // the usual few milliseconds behind (not while it is being rebuilt).
   const uint64_t acknowledged = Watermark().value() - 1;
-  const uint64_t indexed = index_streams_->GetHead("").checkpoint;
+  const uint64_t indexed = index_streams_->checkpoint();
   if (indexed < acknowledged && acknowledged - indexed <= 1'000'000) {
     index_streams_->WaitFor(acknowledged, std::chrono::milliseconds(1000));
   }
@@ -451,25 +451,8 @@ Result<ReadStreamResult> StoreImpl::ReadIndexStream(const ReadStreamRequest& req
                                                  std::to_string(head.checkpoint) + ")");
   }
   ReadStreamResult out;
-  const uint64_t last = head.count - 1;
-  out.last_revision = Revision(last);
-  const uint64_t count = std::max<uint64_t>(req.max_count, 1);
   uint64_t lo, hi;  // inclusive revision range to return
-  if (req.direction == Direction::kForwards) {
-    lo = req.from ? req.from->value() : 0;
-    if (lo > last) {
-      out.end_of_stream = true;
-      return out;
-    }
-    hi = (last - lo < count - 1) ? last : lo + count - 1;
-    out.end_of_stream = hi == last;
-    if (!out.end_of_stream) out.next = Revision(hi + 1);
-  } else {
-    hi = std::min(req.from ? req.from->value() : last, last);
-    lo = hi + 1 > count ? hi + 1 - count : 0;
-    out.end_of_stream = lo == 0;
-    if (!out.end_of_stream) out.next = Revision(lo - 1);
-  }
+  if (!PlanRevisions(req, 0, head.count - 1, &out, &lo, &hi)) return out;
   auto tagged = index_streams_->Positions(req.stream, lo, hi);
   if (!tagged) return tagged.error();
   // Records: from the ring while hot, else per shard from the warm (or cold) tier.
