@@ -11,6 +11,7 @@ STRATA := $(BUILD)/src/cli/strata
 
 setup:
 	@bash scripts/setup.sh
+	@bash scripts/rocksdb.sh > /dev/null
 
 configure: setup
 	@cmake --preset $(PRESET) > /dev/null

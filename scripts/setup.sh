@@ -25,12 +25,32 @@ PACKAGES=(
   libhiredis-dev libsimdjson-dev redis-server
   # GNU time: peak RSS of a whole process for the cold-tier benchmark (bench/cold.sh).
   time
+  # RocksDB is built from Debian's source package in release mode (scripts/rocksdb.sh):
+  # dpkg-source unpacks it with Debian's patches. librocksdb-dev above stays for the comparison
+  # build (STRATA_SYSTEM_ROCKSDB) only.
+  dpkg-dev
+  # Power-loss tests (tests/powerloss): a FUSE filesystem that forgets what was not synced.
+  fuse3 libfuse3-dev
 )
 
 # Node.js runs the official-client compatibility tests. Machines of this kind ship it (with npm);
 # Debian's own packages are used only where there is none (they conflict with NodeSource's).
 if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
   PACKAGES+=(nodejs npm)
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Source packages (apt-get source rocksdb): a deb-src entry for Debian 12's main archive.
+SRC_LIST=/etc/apt/sources.list.d/strata-deb-src.sources
+need_update=0
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+  echo "setup: adding a deb-src entry ($SRC_LIST) for apt-get source"
+  printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm' \
+    'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+    $SUDO tee "$SRC_LIST" > /dev/null
+  need_update=1
 fi
 
 missing=()
@@ -41,12 +61,11 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  if [ $need_update -eq 1 ]; then $SUDO apt-get update -qq; fi
   echo "setup: all ${#PACKAGES[@]} packages already installed"
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq

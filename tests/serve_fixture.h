@@ -1,5 +1,6 @@
-// A real `strata serve` in a child process on a free port, for process-level tests. The data
-// directory is fresh and removed afterwards; SIGTERM stops the server at the end of the test.
+// A real `strata serve` in a child process on free ports, for process-level tests. The data
+// directory is fresh (or the one given) and removed afterwards; SIGTERM stops the server at the
+// end of the test.
 #pragma once
 
 #include <signal.h>
@@ -9,52 +10,86 @@
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <vector>
 
 namespace strata::testing {
 
 class Server {
  public:
-  Server() {
+  Server() : Server(std::vector<std::string>{}) {}
+  // `extra`: more `strata serve` flags. `data_dir`: where the store lives (default: a fresh
+  // temporary directory); it is removed at the end either way.
+  explicit Server(const std::vector<std::string>& extra, std::string data_dir = "") {
     static int n = 0;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("strata-serve-" + std::to_string(getpid()) + "-" + std::to_string(n++));
+    dir_ = data_dir.empty()
+               ? std::filesystem::temp_directory_path() /
+                     ("strata-serve-" + std::to_string(getpid()) + "-" + std::to_string(n++))
+               : std::filesystem::path(data_dir);
     std::filesystem::remove_all(dir_);
+    std::vector<std::string> args = {STRATA_BINARY, "serve", "--data",      dir_.string(),
+                                     "--grpc-port", "0",     "--http-port", "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(fds[1], 1);
       close(fds[0]);
-      execl(STRATA_BINARY, STRATA_BINARY, "serve", "--data", dir_.c_str(), "--grpc-port", "0",
-            "--http-port", "0", nullptr);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(STRATA_BINARY, argv.data());
       _exit(127);
     }
     close(fds[1]);
     std::string out;
     char buf[512];
-    std::smatch m;
-    while (!std::regex_search(out, m, std::regex("on 127\\.0\\.0\\.1:(\\d+)"))) {
-      ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      out.append(buf, n);
+    std::smatch grpc, http;
+    while (!std::regex_search(out, http, std::regex("health: http://127\\.0\\.0\\.1:(\\d+)"))) {
+      ssize_t got = read(fds[0], buf, sizeof(buf));
+      if (got <= 0) break;
+      out.append(buf, got);
     }
     close(fds[0]);
-    port_ = m.size() > 1 ? std::stoi(m[1]) : 0;
+    if (std::regex_search(out, grpc, std::regex("on 127\\.0\\.0\\.1:(\\d+)"))) {
+      port_ = std::stoi(grpc[1]);
+    }
+    if (http.size() > 1) http_port_ = std::stoi(http[1]);
   }
   ~Server() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    Stop();
     std::filesystem::remove_all(dir_);
     std::filesystem::remove_all(dir_.string() + "-cold");  // serve's default cold tier
   }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  int http_port() const { return http_port_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  // The server process has not exited.
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == 0) return true;
+    exit_status_ = status;
+    pid_ = -1;
+    return false;
+  }
+  // Stops it with `sig` and returns its wait status (that of an earlier exit, if it died).
+  int Stop(int sig = SIGTERM) {
+    if (pid_ > 0) {
+      kill(pid_, sig);
+      waitpid(pid_, &exit_status_, 0);
+      pid_ = -1;
+    }
+    return exit_status_;
+  }
 
  private:
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int http_port_ = 0;
+  int exit_status_ = 0;
 };
 
 }  // namespace strata::testing

@@ -52,6 +52,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "permission-denied";
     case ErrorCode::kConflict:
       return "conflict";
+    case ErrorCode::kDiskFull:
+      return "disk-full";
   }
   return "unknown";
 }

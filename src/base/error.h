@@ -45,9 +45,10 @@ enum class ErrorCode : uint16_t {
   kAlreadyExists = 22,     // a create-if-absent found the object already there
   kPermissionDenied = 23,  // credentials missing, wrong, or not allowed to do this
   kConflict = 24,          // another writer changed the state this operation expected
+  kDiskFull = 25,          // no space left on a disk Strata writes; resumes once there is room
 };
 // The highest code in use (for iterating over all of them); move it when adding one.
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kConflict;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kDiskFull;
 
 // A stable, lower-case, dash-separated name for each code ("wrong-expected-revision").
 std::string_view ErrorCodeName(ErrorCode code);

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "env/file.h"
 
 namespace strata::cli {
 namespace {
@@ -36,6 +37,12 @@ int Run(StatsFlags& f) {
     j["subscription_lag_max"] = s.subscription_lag_max;
     j["index_streams"] = s.index_streams;
     j["index_streams_position"] = s.index_streams_position.value();
+    j["writable"] = s.writable;
+    if (!s.writable) j["write_error"] = s.write_error;
+    j["disk_free_bytes"] = s.disk_free_bytes;
+    j["disk_total_bytes"] = s.disk_total_bytes;
+    j["disk_reserve_bytes"] = s.disk_reserve_bytes;
+    j["disk_full_refusals"] = s.disk_full_refusals;
     for (const auto& sh : s.shards) {
       j["shards"].push_back({{"shard", sh.shard},
                              {"events", sh.events},
@@ -56,6 +63,10 @@ int Run(StatsFlags& f) {
     return 0;
   }
   std::cout << "store " << where << ": next position " << s.watermark.value() << "\n";
+  std::cout << fmt::format(
+      "disk: {} free of {} (reserve {}); appends {}\n", env::FormatBytes(s.disk_free_bytes),
+      env::FormatBytes(s.disk_total_bytes), env::FormatBytes(s.disk_reserve_bytes),
+      s.writable ? "accepted" : "REFUSED: " + s.write_error);
   if (s.append_latency.count > 0) {
     std::cout << fmt::format(
         "appended since open: {} events, {} bytes; append latency p50 {}, "

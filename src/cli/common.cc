@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/remote_store.h"
+#include "env/file.h"
 
 namespace strata::cli {
 
@@ -28,6 +30,11 @@ void StoreFlags::Register(CLI::App* cmd) {
   cmd->add_option("--durability", durability,
                   "sync: acknowledge after fsync; async: after write(2), fsync every 100 ms")
       ->check(CLI::IsMember({"sync", "async"}))
+      ->capture_default_str();
+  cmd->add_option("--disk-reserve-mb", disk_reserve_mb,
+                  "Free space kept on the data disk for recovery: appends are refused with "
+                  "disk-full below it and resume on their own above it (0: only when a write "
+                  "fails)")
       ->capture_default_str();
   const char* tuning = "Tuning";
   cmd->add_option("--write-buffer-mb", write_buffer_mb, "RocksDB memtable size (events), MiB")
@@ -101,23 +108,18 @@ namespace {
 constexpr const char* kColdUrlFile = "cold-url";
 }  // namespace
 
+constexpr const char* kColdUrlRemedy =
+    "it names the store's cold tier; pass --cold URL (or --cold none) once to set it again";
+
 void StoreFlags::RememberCold(const StoreOptions& options) const {
   const std::string path = options.data_dir + "/" + kColdUrlFile;
   const std::string value = options.cold.url.empty() ? "none" : options.cold.url;
-  std::ifstream in(path);
-  std::string old;
-  std::getline(in, old);
-  if (old == value) return;
-  // Atomically: an empty or torn file would make the next open pick the default URL.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << value << "\n";
-    out.flush();
-    if (!out) return;
+  auto old = env::ReadMetaFile(path, kColdUrlRemedy, /*accept_legacy=*/true);
+  if (old && (*old == value || *old == value + "\n")) return;
+  // Atomically and durably: an empty or torn file would make the next open pick the default.
+  if (auto st = env::WriteMetaFile(path, value + "\n"); !st) {
+    spdlog::warn("cannot record the cold tier URL: {}", st.error().ToString());
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
 }
 
 Result<StoreOptions> StoreFlags::ToOptions() const {
@@ -132,12 +134,15 @@ Result<StoreOptions> StoreFlags::ToOptions() const {
   o.hot.ring_bytes = ring_mb << 20;
   o.idempotency_window = std::chrono::seconds(static_cast<int64_t>(idempotency_hours * 3600));
   o.index_streams = index_streams;
+  o.disk_reserve_bytes = static_cast<uint64_t>(disk_reserve_mb) << 20;
   o.segment_max_age = std::chrono::microseconds(static_cast<int64_t>(segment_seconds * 1e6));
   o.segment_max_bytes = static_cast<uint64_t>(segment_mb) << 20;
   std::string url = cold;
   if (url.empty()) {
-    std::ifstream in(data_dir + "/" + kColdUrlFile);
-    std::getline(in, url);
+    auto remembered = env::ReadMetaFileIfExists(data_dir + "/" + kColdUrlFile, kColdUrlRemedy,
+                                                /*accept_legacy=*/true);
+    if (!remembered) return remembered.error();
+    if (*remembered) url = (*remembered)->substr(0, (*remembered)->find('\n'));
   }
   if (url.empty()) {
     std::error_code ec;

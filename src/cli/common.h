@@ -23,6 +23,7 @@ struct StoreFlags {
   size_t ring_mb = 128;
   double idempotency_hours = 7 * 24;
   bool index_streams = true;
+  size_t disk_reserve_mb = 256;
   // Work against a running `strata serve` instead of a data directory.
   std::string server;
   uint32_t connections = 1;

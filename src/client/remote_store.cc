@@ -580,6 +580,12 @@ class RemoteStore : public Store {
     out.append_latency.sum_us = s->append_latency_sum_us();
     out.subscriptions = s->subscriptions();
     out.subscription_lag_max = s->subscription_lag_max();
+    out.writable = s->write_error().empty();
+    out.write_error = s->write_error();
+    out.disk_free_bytes = s->disk_free_bytes();
+    out.disk_total_bytes = s->disk_total_bytes();
+    out.disk_reserve_bytes = s->disk_reserve_bytes();
+    out.disk_full_refusals = s->disk_full_refusals();
     for (const auto& sh : s->shards()) {
       ShardStats o;
       o.shard = sh.shard();

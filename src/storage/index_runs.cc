@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "env/file.h"
 
 namespace strata::storage {
 namespace {
@@ -35,45 +37,45 @@ Error IoError(const std::string& what) {
   return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno));
 }
 
-// Buffered, checksummed writer of one run file (written to .tmp, then renamed).
+// Checksummed writer of one run file (written to .tmp through the file seam, then renamed).
 class RunFileWriter {
  public:
   static Result<RunFileWriter> Create(const std::string& path) {
     RunFileWriter w;
     w.path_ = path;
-    w.fd_ = ::open((path + ".tmp").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w.fd_ < 0) return IoError("creating index run " + path);
-    w.buf_.reserve(1 << 20);
-    w.buf_.resize(kHeaderBytes);
+    auto f = env::WritableFile::Open(path + ".tmp", env::WritableFile::Mode::kTruncate);
+    if (!f) return f.error();
+    w.file_ = std::move(*f);
+    STRATA_TRY(w.file_->Append(std::string(kHeaderBytes, '\0')));
     return w;
   }
-  RunFileWriter(RunFileWriter&& o) noexcept { *this = std::move(o); }
-  RunFileWriter& operator=(RunFileWriter&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    path_ = std::move(o.path_);
-    buf_ = std::move(o.buf_);
-    crc_ = o.crc_;
-    count_ = o.count_;
-    written_ = o.written_;
-    return *this;
-  }
-  RunFileWriter() = default;
   ~RunFileWriter() {
-    if (fd_ >= 0) ::close(fd_);
+    // An unfinished run (a failed flush or merge, a full disk) leaves no file behind.
+    if (file_) {
+      file_.reset();
+      ::unlink((path_ + ".tmp").c_str());
+    }
   }
+  RunFileWriter(RunFileWriter&&) = default;
+  RunFileWriter& operator=(RunFileWriter&&) = default;
 
   Status Add(const void* entry, size_t size) {
     crc_ = crc32c::Extend(crc_, static_cast<const char*>(entry), size);
-    buf_.append(static_cast<const char*>(entry), size);
+    const uint64_t before = file_->size();
+    STRATA_TRY(file_->Append(std::string_view(static_cast<const char*>(entry), size)));
     ++count_;
-    if (buf_.size() >= (1u << 20)) return Drain();
+    // Start writeback every MiB rather than all at once at fdatasync, which would stall the
+    // WAL syncs of the append path behind a burst of dirty pages.
+    if ((before >> 20) != (file_->size() >> 20)) {
+      STRATA_TRY(file_->Flush());
+      file_->StartWriteback();
+    }
     return OkStatus();
   }
 
-  // Writes the header, syncs, and renames into place.
+  // Writes the header, syncs, and renames into place (the caller syncs the directory).
   Status Finish(RunKind kind, uint32_t entry_size, uint64_t min_pos, uint64_t max_pos,
                 int64_t max_ts) {
-    STRATA_TRY(Drain());
     char h[kHeaderBytes] = {};
     std::memcpy(h, kMagic, 8);
     PutLittle32(h + 8, kRunVersion);
@@ -85,55 +87,26 @@ class RunFileWriter {
     PutLittle64(h + 48, static_cast<uint64_t>(max_ts));
     PutLittle32(h + 56, crc32c::Mask(crc_));
     PutLittle32(h + 60, crc32c::Mask(crc32c::Value(h, 60)));
-    if (::pwrite(fd_, h, kHeaderBytes, 0) != static_cast<ssize_t>(kHeaderBytes)) {
-      return IoError("writing index run header " + path_);
-    }
-    if (::fdatasync(fd_) != 0) return IoError("syncing index run " + path_);
-    ::close(fd_);
-    fd_ = -1;
+    STRATA_TRY(file_->WriteAt(0, std::string_view(h, kHeaderBytes)));
+    STRATA_TRY(file_->Sync());
+    STRATA_TRY(file_->Close());
     if (::rename((path_ + ".tmp").c_str(), path_.c_str()) != 0) {
-      return IoError("renaming index run " + path_);
+      return env::FromErrno(errno, "renaming index run", path_);
     }
+    file_.reset();
     return OkStatus();
   }
   uint64_t count() const { return count_; }
 
  private:
-  Status Drain() {
-    size_t off = 0;
-    while (off < buf_.size()) {
-      ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return IoError("writing index run " + path_);
-      }
-      off += static_cast<size_t>(n);
-    }
-    // Start writeback now rather than all at once at fdatasync, which would stall the WAL
-    // syncs of the append path behind a burst of dirty pages.
-    ::sync_file_range(fd_, written_, buf_.size(), SYNC_FILE_RANGE_WRITE);
-    written_ += buf_.size();
-    buf_.clear();
-    return OkStatus();
-  }
-  int fd_ = -1;
-  uint64_t written_ = 0;
+  RunFileWriter() = default;
+  std::unique_ptr<env::WritableFile> file_;
   std::string path_;
-  std::string buf_;
   uint32_t crc_ = 0;
   uint64_t count_ = 0;
 };
 
 }  // namespace
-
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("opening " + dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IoError("syncing " + dir);
-  return OkStatus();
-}
 
 // One immutable run file, memory-mapped.
 class Run {
@@ -266,20 +239,29 @@ std::shared_ptr<const IndexRuns::RunSet> IndexRuns::Snapshot() const {
 
 Status IndexRuns::Load(std::string_view manifest) {
   std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Error(ErrorCode::kIoError, "creating " + dir_ + ": " + ec.message());
+  STRATA_TRY(env::CreateDirs(dir_));
   auto set = std::make_shared<RunSet>();
   std::set<std::string> live;
   std::istringstream in{std::string(manifest)};
   std::string item;
   uint64_t max_seq = 0;
   while (in >> item) {
-    auto colon = item.find(':');
-    if (colon == std::string::npos) {
-      return Error(ErrorCode::kCorruption, "index manifest entry '" + item + "' is malformed");
+    const auto colon = item.find(':');
+    uint32_t kind_number = 0;
+    uint64_t seq = 0;
+    const char* end = item.data() + item.size();
+    const bool parsed =
+        colon != std::string::npos &&
+        std::from_chars(item.data(), item.data() + colon, kind_number).ptr == item.data() + colon &&
+        std::from_chars(item.data() + colon + 1, end, seq).ptr == end && colon + 1 < item.size();
+    if (!parsed || (kind_number != static_cast<uint32_t>(RunKind::kStream) &&
+                    kind_number != static_cast<uint32_t>(RunKind::kDedupe))) {
+      return Error(ErrorCode::kCorruption,
+                   "the index run manifest of " + dir_ + " has a malformed entry '" + item +
+                       "'; restore the store from a snapshot ('strata restore') or run 'strata "
+                       "check' to see what else is damaged");
     }
-    auto kind = static_cast<RunKind>(std::stoul(item.substr(0, colon)));
-    uint64_t seq = std::stoull(item.substr(colon + 1));
+    const auto kind = static_cast<RunKind>(kind_number);
     auto run = Run::Open(PathOf(kind, seq), kind, seq);
     if (!run) return run.error();
     set->push_back(*run);
@@ -296,45 +278,49 @@ Status IndexRuns::Load(std::string_view manifest) {
   return OkStatus();
 }
 
+template <class E, class Less>
+Result<std::shared_ptr<Run>> IndexRuns::WriteRun(RunKind kind, std::vector<E>& entries, Less less) {
+  std::sort(entries.begin(), entries.end(), less);
+  const uint64_t seq = next_seq_.fetch_add(1);
+  auto w = RunFileWriter::Create(PathOf(kind, seq));
+  if (!w) return w.error();
+  uint64_t lo = UINT64_MAX, hi = 0;
+  int64_t max_ts = 0;
+  for (const auto& e : entries) {
+    STRATA_TRY(w->Add(&e, sizeof(e)));
+    lo = std::min(lo, e.position);
+    hi = std::max(hi, e.position);
+    if constexpr (std::is_same_v<E, DedupeIndexEntry>) max_ts = std::max(max_ts, e.recorded_ts);
+  }
+  STRATA_TRY(w->Finish(kind, sizeof(E), lo, hi, max_ts));
+  return Run::Open(PathOf(kind, seq), kind, seq);
+}
+
 Result<IndexRuns::Pending> IndexRuns::WriteRuns(std::vector<StreamIndexEntry>& streams,
                                                 std::vector<DedupeIndexEntry>& dedupe) {
   Pending p;
-  if (!streams.empty()) {
-    std::sort(streams.begin(), streams.end(), StreamLess);
-    uint64_t seq = next_seq_.fetch_add(1);
-    auto w = RunFileWriter::Create(PathOf(RunKind::kStream, seq));
-    if (!w) return w.error();
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (const auto& e : streams) {
-      STRATA_TRY(w->Add(&e, sizeof(e)));
-      lo = std::min(lo, e.position);
-      hi = std::max(hi, e.position);
+  auto add = [&](Result<std::shared_ptr<Run>> run) -> Status {
+    if (!run) {
+      Discard(p);  // a full disk: no half-written flush stays behind
+      return run.error();
     }
-    STRATA_TRY(w->Finish(RunKind::kStream, sizeof(StreamIndexEntry), lo, hi, 0));
-    auto run = Run::Open(PathOf(RunKind::kStream, seq), RunKind::kStream, seq);
-    if (!run) return run.error();
-    p.runs.push_back(*run);
-  }
-  if (!dedupe.empty()) {
-    std::sort(dedupe.begin(), dedupe.end(), DedupeLess);
-    uint64_t seq = next_seq_.fetch_add(1);
-    auto w = RunFileWriter::Create(PathOf(RunKind::kDedupe, seq));
-    if (!w) return w.error();
-    uint64_t lo = UINT64_MAX, hi = 0;
-    int64_t max_ts = 0;
-    for (const auto& e : dedupe) {
-      STRATA_TRY(w->Add(&e, sizeof(e)));
-      lo = std::min(lo, e.position);
-      hi = std::max(hi, e.position);
-      max_ts = std::max(max_ts, e.recorded_ts);
+    p.runs.push_back(std::move(*run));
+    return OkStatus();
+  };
+  if (!streams.empty()) STRATA_TRY(add(WriteRun(RunKind::kStream, streams, StreamLess)));
+  if (!dedupe.empty()) STRATA_TRY(add(WriteRun(RunKind::kDedupe, dedupe, DedupeLess)));
+  if (!p.runs.empty()) {
+    if (auto st = env::SyncDir(dir_); !st) {
+      Discard(p);
+      return st.error();
     }
-    STRATA_TRY(w->Finish(RunKind::kDedupe, sizeof(DedupeIndexEntry), lo, hi, max_ts));
-    auto run = Run::Open(PathOf(RunKind::kDedupe, seq), RunKind::kDedupe, seq);
-    if (!run) return run.error();
-    p.runs.push_back(*run);
   }
-  if (!p.runs.empty()) STRATA_TRY(SyncDir(dir_));
   return p;
+}
+
+void IndexRuns::Discard(const Pending& p) {
+  std::error_code ec;
+  for (const auto& r : p.runs) fs::remove(PathOf(r->kind(), r->seq()), ec);
 }
 
 std::string IndexRuns::ManifestWith(const Pending& p) const {
@@ -425,6 +411,7 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
   }
 
   std::shared_ptr<Run> merged;
+  std::error_code ec;
   if (!inputs.empty()) {
     const RunKind kind = inputs[0]->kind();
     uint64_t seq = next_seq_.fetch_add(1);
@@ -444,7 +431,7 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
           &max_ts));
       STRATA_TRY(w->Finish(kind, sizeof(DedupeIndexEntry), lo, hi, max_ts));
     }
-    STRATA_TRY(SyncDir(dir_));
+    STRATA_TRY(env::SyncDir(dir_));
     auto run = Run::Open(PathOf(kind, seq), kind, seq);
     if (!run) return run.error();
     merged = *run;
@@ -458,13 +445,15 @@ Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)
     if (std::find(inputs.begin(), inputs.end(), r) == inputs.end()) next->push_back(r);
   }
   if (merged) next->push_back(merged);
-  STRATA_TRY(persist(Encode(*next)));
+  if (auto st = persist(Encode(*next)); !st) {
+    if (merged) fs::remove(PathOf(merged->kind(), merged->seq()), ec);
+    return st.error();
+  }
   {
     std::lock_guard lock(set_mu_);
     set_ = next;
   }
   // Readers holding the old snapshot keep the mappings alive; the files can go now.
-  std::error_code ec;
   for (const auto& r : inputs) fs::remove(PathOf(r->kind(), r->seq()), ec);
   return true;
 }

@@ -49,9 +49,6 @@ struct DedupeIndexEntry {
 
 static_assert(sizeof(DedupeIndexEntry) == 48);
 
-// fsyncs a directory, so that files created or renamed in it are durable.
-Status SyncDir(const std::string& dir);
-
 enum class RunKind : uint32_t { kStream = 1, kDedupe = 2 };
 
 class Run;
@@ -74,6 +71,9 @@ class IndexRuns {
   // The manifest that publishing `p` would give (persist it, then Publish).
   std::string ManifestWith(const Pending& p) const;
   void Publish(const Pending& p);
+  // Removes the files of runs that were written but will not be published (persisting the
+  // manifest failed), so a retried flush on a full disk does not leave them behind.
+  void Discard(const Pending& p);
 
   // Merges two runs of one kind if two have similar sizes, or drops an expired dedupe run.
   // Returns false when there is nothing to do. `persist` is called with the new manifest under
@@ -96,6 +96,8 @@ class IndexRuns {
   using RunSet = std::vector<std::shared_ptr<Run>>;
   std::shared_ptr<const RunSet> Snapshot() const;
   std::string PathOf(RunKind kind, uint64_t seq) const;
+  template <class E, class Less>
+  Result<std::shared_ptr<Run>> WriteRun(RunKind kind, std::vector<E>& entries, Less less);
   static std::string Encode(const RunSet& set);
 
   const std::string dir_;

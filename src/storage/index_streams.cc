@@ -1,18 +1,15 @@
 #include "storage/index_streams.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "env/file.h"
 #include "model/stream_name.h"
 
 namespace strata::storage {
@@ -20,37 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr std::string_view kStateMagic = "STRIDX01";
-
-Error IoError(const std::string& what) {
-  return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno));
-}
-
-// Writes `bytes` to `path` atomically: a synced temporary file renamed over it, then the
-// directory synced.
-Status ReplaceFile(const std::string& dir, const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("creating " + tmp);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Error e = IoError("writing " + tmp);
-      ::close(fd);
-      return e;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fdatasync(fd) != 0) {
-    Error e = IoError("syncing " + tmp);
-    ::close(fd);
-    return e;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError("renaming " + tmp);
-  return SyncDir(dir);
-}
 
 // A bounds-checked reader of STATE.
 struct Reader {
@@ -116,16 +82,13 @@ void IndexStreams::StartOver(const std::string& why) {
 }
 
 Status IndexStreams::Load() {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Error(ErrorCode::kIoError, "cannot create " + dir_ + ": " + ec.message());
+  STRATA_TRY(env::CreateDirs(dir_));
   const std::string path = (fs::path(dir_) / "STATE").string();
   std::string bytes;
-  if (fs::exists(path)) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    bytes = ss.str();
+  if (auto read = env::ReadFile(path); read) {
+    bytes = std::move(*read);
+  } else if (read.error().code() != ErrorCode::kObjectNotFound) {
+    StartOver(read.error().ToString());
   }
   std::string manifest;
   if (!bytes.empty()) {
@@ -215,6 +178,8 @@ void IndexStreams::FollowLoop() {
     p = checkpoint_ + 1;
   }
   indexed_.store(p - 1);
+  auto flush_retry_at = std::chrono::steady_clock::now();
+  uint64_t flush_failures = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     const uint64_t w = source_.watermark().value();
     if (p < w && !failed_.load()) {
@@ -255,11 +220,25 @@ void IndexStreams::FollowLoop() {
     const bool due = unflushed_ >= 4 * options_.index_flush_events ||
                      (unflushed_ > 0 && std::chrono::steady_clock::now() - last_flush_ >=
                                             options_.index_flush_interval);
-    if (due && !failed_.load()) {
+    if (due && !failed_.load() && std::chrono::steady_clock::now() >= flush_retry_at) {
       if (auto st = Flush(); !st) {
-        spdlog::error("the $ce-/$et- index cannot write its runs (stopped until restart): {}",
-                      st.error().ToString());
-        failed_.store(true);
+        const ErrorCode code = st.error().code();
+        if (code == ErrorCode::kDiskFull || code == ErrorCode::kIoError) {
+          // Retried every second; the entries wait in memory (appends are refused meanwhile).
+          if (source_.disk) source_.disk->ReportFailure(st.error());
+          if (flush_failures++ % 60 == 0) {
+            spdlog::warn("the $ce-/$et- index cannot write its runs yet (retrying): {}",
+                         st.error().ToString());
+          }
+          flush_retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        } else {
+          spdlog::error("the $ce-/$et- index cannot write its runs (stopped until restart): {}",
+                        st.error().ToString());
+          failed_.store(true);
+        }
+      } else if (flush_failures > 0) {
+        spdlog::info("the $ce-/$et- index writes its runs again");
+        flush_failures = 0;
       }
     }
   }
@@ -303,6 +282,7 @@ Status IndexStreams::Flush() {
     if (auto st = WriteState(runs_.ManifestWith(*written)); !st) {
       flushed_names_ = old_names;
       flushed_checkpoint_ = old_checkpoint;
+      runs_.Discard(*written);
       return st;
     }
     runs_.Publish(*written);
@@ -336,7 +316,7 @@ Status IndexStreams::WriteState(const std::string& manifest) {
     out.append(flushed_names_);
   }
   AppendLittle32(out, crc32c::Value(out.data(), out.size()));
-  return ReplaceFile(dir_, (fs::path(dir_) / "STATE").string(), out);
+  return env::ReplaceFile((fs::path(dir_) / "STATE").string(), out);
 }
 
 void IndexStreams::MergeLoop() {
@@ -349,8 +329,10 @@ void IndexStreams::MergeLoop() {
       if (stopping_.load()) return;
     }
     while (!stopping_.load()) {
+      if (source_.disk && !source_.disk->HasRoom()) break;
       auto merged = runs_.MergeOnce(persist);
       if (!merged) {
+        if (source_.disk) source_.disk->ReportFailure(merged.error());
         spdlog::warn("merging $ce-/$et- index runs failed (will retry): {}",
                      merged.error().ToString());
         break;

@@ -36,6 +36,7 @@
 
 #include "base/error.h"
 #include "model/record.h"
+#include "storage/disk_guard.h"
 #include "storage/index_runs.h"
 #include "storage/options.h"
 
@@ -70,6 +71,7 @@ class IndexStreams {
         scan;
     std::function<uint32_t(std::string_view stream)> shard_of;
     std::function<void(Position above, std::chrono::milliseconds max_wait)> wait;
+    DiskGuard* disk = nullptr;  // flushes on a full disk are retried; merges wait for room
   };
 
   IndexStreams(std::string dir, const StoreOptions& options, Source source);

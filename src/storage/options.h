@@ -92,6 +92,11 @@ struct StoreOptions {
   // them fails with kInvalidArgument; turned on again, the index catches up from where it was.
   bool index_streams = true;
 
+  // Free space kept on the data directory's disk for recovery (docs/durability.md): appends are
+  // refused with kDiskFull below it, and resume on their own above it. 0: refuse only once a
+  // write actually fails for lack of space.
+  uint64_t disk_reserve_bytes = 256ull << 20;
+
   std::chrono::microseconds segment_max_age{10'000'000};
   uint64_t segment_max_bytes = 512ull << 20;
 

@@ -64,13 +64,14 @@ Error Deleted(std::string_view stream) {
 }  // namespace
 
 Shard::Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,
-             std::string index_dir)
+             std::string index_dir, DiskGuard* disk)
     : id_(id),
       options_(options),
       warm_(std::move(warm)),
       runs_(std::move(index_dir), options.clock,
             std::chrono::duration_cast<std::chrono::microseconds>(options.idempotency_window)
-                .count()) {}
+                .count()),
+      disk_(disk) {}
 
 Shard::~Shard() { Stop(); }
 
@@ -108,12 +109,73 @@ void Shard::Stop() {
   started_ = false;
 }
 
+std::optional<Error> Shard::WriteError() const {
+  if (failed()) {
+    return Error(ErrorCode::kStoreClosed,
+                 "shard " + std::to_string(id_.value()) +
+                     " stopped accepting writes after an error it cannot recover from; see the "
+                     "log, run 'strata check', and restart it");
+  }
+  if (blocked_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(block_mu_);
+    if (writer_error_) return writer_error_;
+    if (indexer_error_) return indexer_error_;
+  }
+  return std::nullopt;
+}
+
+void Shard::Block(Blocker who, const Error& e) {
+  if (disk_) disk_->ReportFailure(e);
+  std::lock_guard lock(block_mu_);
+  std::optional<Error>& slot = who == Blocker::kWriter ? writer_error_ : indexer_error_;
+  if (!writer_error_ && !indexer_error_) {
+    spdlog::error("shard {}: {} failed, appends are refused until it can write again: {}",
+                  id_.value(), who == Blocker::kWriter ? "a write" : "an index flush",
+                  e.ToString());
+  }
+  slot = e;
+  blocked_.store(true, std::memory_order_release);
+}
+
+void Shard::Unblock(Blocker who) {
+  std::lock_guard lock(block_mu_);
+  std::optional<Error>& slot = who == Blocker::kWriter ? writer_error_ : indexer_error_;
+  if (!slot) return;
+  slot.reset();
+  if (!writer_error_ && !indexer_error_) {
+    blocked_.store(false, std::memory_order_release);
+    spdlog::info("shard {}: writes resumed", id_.value());
+  }
+}
+
+void Shard::TryResume() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_resume_try_ < std::chrono::milliseconds(200)) return;
+  last_resume_try_ = now;
+  bool writer_blocked;
+  {
+    std::lock_guard lock(block_mu_);
+    writer_blocked = writer_error_.has_value();
+  }
+  // Resuming makes RocksDB flush its memtables: only with the reserve free. An index flush
+  // that failed in RocksDB stopped the same instance, so this runs for either blocker; the
+  // indexer retries its flush on its own.
+  if (disk_ && !disk_->HasRoom()) return;
+  if (auto st = warm_->Resume(); !st) {
+    // Busy: RocksDB's own recovery is running (it retries file-level errors every second);
+    // appends keep getting the error that blocked them, which says what to do.
+    spdlog::debug("shard {}: not resumed yet: {}", id_.value(), st.error().ToString());
+    return;
+  }
+  if (writer_blocked) Unblock(Blocker::kWriter);
+}
+
 void Shard::Submit(ShardOp op) {
   auto reject = [&](Error e) { op.done(std::move(e)); };
-  if (failed()) {
-    return reject(Error(ErrorCode::kStoreClosed,
-                        "the store stopped accepting writes after an I/O error; see the log and "
-                        "restart it"));
+  // Refused at once, not queued: a full or failed disk must not turn into server-busy timeouts.
+  if (auto e = WriteError()) return reject(std::move(*e));
+  if (disk_) {
+    if (auto st = disk_->CheckAppend(); !st) return reject(st.error());
   }
   std::unique_lock lock(queue_mu_);
   while (!stopping_ && !queue_.empty() &&
@@ -152,6 +214,7 @@ void Shard::WriterLoop() {
         if (stopping_) break;
         lock.unlock();
         SealIfIdle();
+        if (blocked_.load(std::memory_order_acquire)) TryResume();
         continue;
       }
       ops.swap(deferred_);
@@ -167,10 +230,16 @@ void Shard::WriterLoop() {
       queue_depth_.store(queue_.size(), std::memory_order_relaxed);
     }
     queue_space_cv_.notify_all();
-    if (failed()) {
-      FailAll(ops, Error(ErrorCode::kStoreClosed,
-                         "the store stopped accepting writes after an I/O error; restart it"));
+    if (blocked_.load(std::memory_order_acquire)) TryResume();
+    if (auto e = WriteError()) {
+      FailAll(ops, *e);
       continue;
+    }
+    if (disk_) {
+      if (auto st = disk_->CheckAppend(); !st) {
+        FailAll(ops, st.error());
+        continue;
+      }
     }
     ProcessGroup(ops);
   }
@@ -179,6 +248,15 @@ void Shard::WriterLoop() {
 void Shard::FailAll(std::vector<ShardOp>& ops, const Error& e) {
   for (auto& op : ops) op.done(e);
   ops.clear();
+}
+
+void Shard::RollBack(std::vector<Plan>& plans) {
+  // Stream numbers handed out to new streams stay used: numbers need not be dense.
+  for (auto& p : plans) {
+    if (p.state != Plan::State::kWrite) continue;
+    p.head->planned = p.head->committed;
+    if (p.meta_target) p.meta_target->planned = p.meta_target->committed;
+  }
 }
 
 Result<Shard::HeadEntry*> Shard::LoadHead(std::string_view stream) {
@@ -539,7 +617,7 @@ void Shard::WaitForIndexer() {
       TrimTails(indexed_upto_.load(std::memory_order_acquire));
     }
     std::unique_lock lock(index_mu_);
-    if (index_stopping_ || failed() ||
+    if (index_stopping_ || failed() || blocked_.load(std::memory_order_acquire) ||
         (unindexed_bytes_ < options_.max_unindexed_bytes &&
          tail_fifo_.size() < options_.max_unindexed_events)) {
       return;  // on failure the group is refused after this
@@ -555,11 +633,7 @@ void Shard::WaitForIndexer() {
 void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
   const int64_t wait_start = MonotonicNanos();
   WaitForIndexer();
-  if (failed()) {
-    return FailAll(ops, Error(ErrorCode::kStoreClosed,
-                              "the store stopped accepting writes after an I/O error; see the "
-                              "log and restart it"));
-  }
+  if (auto e = WriteError()) return FailAll(ops, *e);
   EvictHeads();
   if (MonotonicNanos() - wait_start > 20'000'000) {
     spdlog::info("shard {}: waited {:.1f} ms for the indexer", id_.value(),
@@ -583,12 +657,11 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
 
   if (total_events > 0) {
     const uint64_t segment = NextSegmentId(now, total_bytes);
-    auto claimed = ring_->Claim(total_events, total_bytes);
-    if (!claimed) {
-      failed_.store(true, std::memory_order_release);
-      Error e(ErrorCode::kStoreClosed,
-              "the store stopped accepting writes after a failed write or position reservation; "
-              "see the log and restart it");
+    // A failed write (or position reservation) rolls the group back and fails it; the shard is
+    // blocked until its RocksDB can write again (TryResume). Nothing acknowledged is touched.
+    auto fail_group = [&](const Error& e) {
+      RollBack(plans);
+      Block(Blocker::kWriter, e);
       for (size_t i = 0; i < ops.size(); ++i) {
         if (plans[i].state == Plan::State::kDone) {
           ops[i].done(std::move(plans[i].result));
@@ -596,8 +669,9 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
           ops[i].done(e);
         }
       }
-      return;
-    }
+    };
+    auto claimed = ring_->Claim(total_events, total_bytes);
+    if (!claimed) return fail_group(claimed.error());
     const hot::Ring::Claimed claim = *claimed;
     group_buffer_.resize(total_bytes);
     std::vector<std::pair<Position, std::string_view>> records;
@@ -634,18 +708,10 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
                    id_.value(), total_events, write_ns / 1e6);
     }
     if (!st) {
-      failed_.store(true, std::memory_order_release);
-      ring_->Poison();  // this range never becomes durable: no claim may wait for it
-      spdlog::error("shard {}: write failed, refusing further writes: {}", id_.value(),
-                    st.error().ToString());
-      for (size_t i = 0; i < ops.size(); ++i) {
-        if (plans[i].state == Plan::State::kWrite || plans[i].state == Plan::State::kDeferred) {
-          ops[i].done(st.error());
-        } else {
-          ops[i].done(std::move(plans[i].result));
-        }
-      }
-      return;
+      // The range holds no record: RocksDB applies a batch whose WAL write failed to no
+      // memtable, and its resume flushes the memtables so that WAL is never replayed.
+      ring_->Abandon(claim.first, total_events);
+      return fail_group(st.error());
     }
     groups_.fetch_add(1, std::memory_order_relaxed);
     if (options_.durability == Durability::kSync) fsyncs_.fetch_add(1, std::memory_order_relaxed);

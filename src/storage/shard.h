@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "storage/cold/cold_tier.h"
+#include "storage/disk_guard.h"
 #include "storage/hot/ring.h"
 #include "storage/index_runs.h"
 #include "storage/store.h"
@@ -65,8 +67,9 @@ bool PlanRevisions(const ReadStreamRequest& req, uint64_t first_visible, uint64_
 
 class Shard {
  public:
+  // `disk` (owned by the store, may be null) refuses appends on a full disk.
   Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,
-        std::string index_dir);
+        std::string index_dir, DiskGuard* disk = nullptr);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -113,8 +116,12 @@ class Shard {
   // A consistent copy of the shard in `dir` (created): db/ (a RocksDB checkpoint) and index/
   // (hard links to the index runs that checkpoint names).
   Status Checkpoint(const std::string& dir);
-  // Called when a write fails: the shard (and the store) stop accepting writes.
+  // A broken invariant or damaged data seen by the indexer: the shard refuses writes until a
+  // restart (reads go on).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // Why appends are refused now, if they are: a write or index flush that failed on a full or
+  // failing disk (the shard retries and resumes on its own: docs/durability.md), or failed().
+  std::optional<Error> WriteError() const;
 
  private:
   struct TailEntry {
@@ -159,6 +166,14 @@ class Shard {
   uint64_t NextSegmentId(int64_t now_us, size_t bytes);
   void SealIfIdle();  // writer thread, between groups
   void FailAll(std::vector<ShardOp>& ops, const Error& e);
+  // After a failed write: the group's planned heads go back to their committed state.
+  void RollBack(std::vector<Plan>& plans);
+  // Records why writes are refused (kWriter: RocksDB writes; kIndexer: index flushes), or
+  // clears it. Writes resume when neither is set.
+  enum class Blocker : uint8_t { kWriter, kIndexer };
+  void Block(Blocker who, const Error& e);
+  void Unblock(Blocker who);
+  void TryResume();  // writer thread, while blocked by kWriter
 
   // Indexer thread and recovery.
   void IndexerLoop();
@@ -222,6 +237,13 @@ class Shard {
   std::atomic<uint64_t> last_position_{0};
   std::atomic<uint64_t> indexed_upto_{0};
   std::atomic<bool> failed_{false};
+  DiskGuard* const disk_;
+  mutable std::mutex block_mu_;
+  std::optional<Error> writer_error_;                                      // GUARDED_BY(block_mu_)
+  std::optional<Error> indexer_error_;                                     // GUARDED_BY(block_mu_)
+  std::atomic<bool> blocked_{false};                                       // either is set
+  std::chrono::steady_clock::time_point blocked_since_, last_resume_try_;  // writer only
+  std::chrono::steady_clock::time_point flush_retry_at_;                   // indexer only
   std::atomic<uint64_t> sealed_seq_{0};
   std::atomic<bool> seal_requested_{false};
   std::atomic<uint64_t> warm_floor_{0};

@@ -117,7 +117,10 @@ Status Shard::Flush() {
   {
     std::lock_guard lock(runs_.manifest_mu());
     batch.PutMeta(kManifestKey, runs_.ManifestWith(*written));
-    STRATA_TRY(warm_->CommitIndex(batch, /*sync=*/true));
+    if (auto st = warm_->CommitIndex(batch, /*sync=*/true); !st) {
+      runs_.Discard(*written);  // the pending entries stay in memory for the next attempt
+      return st.error();
+    }
     runs_.Publish(*written);
   }
   indexed_upto_.store(pending_last_position_, std::memory_order_release);
@@ -136,6 +139,7 @@ Status Shard::Flush() {
 
 void Shard::IndexerLoop() {
   std::vector<IndexWork> works;
+  bool indexer_blocked = false;
   auto fail = [&](const Error& e) {
     // The log is intact; the indexes catch up from the checkpoint on the next open.
     spdlog::error("shard {}: indexing failed, writes stop until restart: {}", id_.value(),
@@ -169,8 +173,24 @@ void Shard::IndexerLoop() {
     const bool due = pending_events_ >= options_.index_flush_events ||
                      (pending_events_ > 0 && std::chrono::steady_clock::now() - last_flush_ >=
                                                  options_.index_flush_interval);
-    if ((due || stopping) && !failed()) {
-      if (auto st = Flush(); !st) fail(st.error());
+    const bool retry_wait = indexer_blocked && std::chrono::steady_clock::now() < flush_retry_at_;
+    if ((due || stopping) && !failed() && !(retry_wait && !stopping)) {
+      if (auto st = Flush(); !st) {
+        const ErrorCode code = st.error().code();
+        if (code == ErrorCode::kDiskFull || code == ErrorCode::kIoError) {
+          // A full (or failing) disk: the entries stay in memory and the flush is retried;
+          // appends are refused meanwhile, so memory stays bounded.
+          Block(Blocker::kIndexer, st.error());
+          indexer_blocked = true;
+          flush_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+          if (stopping) break;  // the log is intact; recovery re-indexes after the checkpoint
+        } else {
+          fail(st.error());
+        }
+      } else if (indexer_blocked) {
+        indexer_blocked = false;
+        Unblock(Blocker::kIndexer);
+      }
     }
     if (stopping && works.empty()) break;
   }
@@ -189,8 +209,11 @@ void Shard::MergerLoop() {
       if (merge_stopping_) return;
     }
     while (true) {
+      // A merge writes a run as large as its inputs: not while the disk is short of room.
+      if (disk_ && !disk_->HasRoom()) break;
       auto merged = runs_.MergeOnce(persist);
       if (!merged) {
+        if (disk_) disk_->ReportFailure(merged.error());
         spdlog::warn("shard {}: merging index runs failed (will retry): {}", id_.value(),
                      merged.error().ToString());
         break;

@@ -17,6 +17,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "env/file.h"
 #include "model/record.h"
 #include "storage/cold/cold_tier.h"
 #include "storage/store_impl.h"
@@ -62,46 +63,35 @@ int64_t NowUs() {
       .count();
 }
 
+// The staged description of a snapshot being taken, checked (a damaged one is not resumed).
 Result<nlohmann::json> ReadJsonFile(const fs::path& p) {
-  std::ifstream in(p);
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return Error(ErrorCode::kCorruption, p.string() + " is not JSON");
+  auto text = env::ReadMetaFile(p.string(), "the interrupted snapshot is started anew");
+  if (!text) return text.error();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("files") || !j["files"].is_array()) {
+    return Error(ErrorCode::kCorruption, p.string() + " is not a snapshot description");
+  }
   return j;
 }
 
 Status WriteJsonFile(const fs::path& p, const nlohmann::json& j) {
-  std::ofstream out(p, std::ios::trunc);
-  out << j.dump(2) << "\n";
-  out.flush();
-  if (!out) return Error(ErrorCode::kIoError, "cannot write " + p.string());
-  return OkStatus();
+  return env::WriteMetaFile(p.string(), j.dump(2) + "\n");
 }
 
-// Streams `key` into a new local file, fdatasynced.
+// Streams `key` into a new local file, durably: fdatasynced, its directory entry fsynced.
 Status Download(objstore::ObjectStore& store, const std::string& key, const fs::path& to,
                 const std::function<void(uint64_t)>& on_bytes) {
-  std::error_code ec;
-  fs::create_directories(to.parent_path(), ec);
-  if (ec) return Error(ErrorCode::kIoError, "cannot create " + to.parent_path().string());
-  const int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return Error(ErrorCode::kIoError, "create " + to.string() + ": " + std::strerror(errno));
-  Status st = store.Get(key, {}, [&](std::string_view chunk) -> Status {
-    while (!chunk.empty()) {
-      const ssize_t n = ::write(fd, chunk.data(), chunk.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0)
-        return Error(ErrorCode::kIoError, "write " + to.string() + ": " + std::strerror(errno));
-      chunk.remove_prefix(static_cast<size_t>(n));
-      on_bytes(static_cast<uint64_t>(n));
-    }
+  STRATA_TRY(env::CreateDirs(to.parent_path().string()));
+  auto file = env::WritableFile::Open(to.string(), env::WritableFile::Mode::kTruncate);
+  if (!file) return file.error();
+  STRATA_TRY(store.Get(key, {}, [&](std::string_view chunk) -> Status {
+    STRATA_TRY((*file)->Append(chunk));
+    on_bytes(chunk.size());
     return OkStatus();
-  });
-  if (st && ::fdatasync(fd) != 0) {
-    st = Error(ErrorCode::kIoError, "fdatasync " + to.string() + ": " + std::strerror(errno));
-  }
-  ::close(fd);
-  return st;
+  }));
+  STRATA_TRY((*file)->Sync());
+  STRATA_TRY((*file)->Close());
+  return env::SyncDir(to.parent_path().string());
 }
 
 }  // namespace
@@ -338,8 +328,7 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
                  "no complete snapshot '" + o.snapshot + "' in " + store.url() +
                      "; `strata snapshot list` shows the ones there are");
   }
-  fs::create_directories(data, ec);
-  if (ec) return Error(ErrorCode::kIoError, "cannot create " + o.data_dir + ": " + ec.message());
+  STRATA_TRY(env::CreateDirs(data.string()));
   if (chosen) {
     result.snapshot = chosen->id;
     const std::string prefix = std::string(kSnapshotsPrefix) + chosen->id + "/";
@@ -406,7 +395,7 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
     // Shard 0 carries the store's identity: the restored store archives to the same URL.
     if (todo.empty() && !(i == 0 && !(*layout)->store_id.empty())) continue;
     const fs::path shard_dir = data / cold::ShardName(i);
-    fs::create_directories(shard_dir, ec);
+    STRATA_TRY(env::CreateDirs((shard_dir / "db").string()));
     auto warm = warm::WarmShard::Open((shard_dir / "db").string(), so, shared);
     if (!warm) return warm.error();
     if (i == 0 && !(*layout)->store_id.empty()) {

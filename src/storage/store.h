@@ -185,6 +185,13 @@ struct StoreStats {
   uint64_t index_streams = 0;            // index streams with events
   uint64_t index_streams_unflushed = 0;  // entries not yet in a run
   bool index_streams_failed = false;
+  // Writes: false while appends are refused (a full or failing disk, a failed shard), with the
+  // error they get. The disk of the data directory: free and total bytes, the reserve kept for
+  // recovery, and the appends refused for lack of space since open.
+  bool writable = true;
+  std::string write_error;
+  uint64_t disk_free_bytes = 0, disk_total_bytes = 0, disk_reserve_bytes = 0;
+  uint64_t disk_full_refusals = 0;
   std::vector<ShardStats> shards;
 };
 

@@ -4,13 +4,13 @@
 #include <xxhash.h>
 
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "base/coding.h"
 #include "base/uuid.h"
+#include "env/file.h"
 #include "model/stream_name.h"
 
 namespace strata {
@@ -106,21 +106,52 @@ bool FilterMatcher::Matches(std::string_view stream, std::string_view type) cons
 }
 
 Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint32_t partitions) {
-  namespace fs = std::filesystem;
-  const fs::path meta = fs::path(data_dir) / "STRATA";
   nlohmann::json j = {{"format", kStoreFormat}, {"shards", shards}, {"partitions", partitions}};
-  const std::string tmp = meta.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    out.flush();
-    if (!out) return Error(ErrorCode::kIoError, "cannot write " + tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, meta, ec);
-  if (ec) return Error(ErrorCode::kIoError, "cannot create " + meta.string() + ": " + ec.message());
-  return OkStatus();
+  return env::WriteMetaFile(data_dir + "/STRATA", j.dump(2) + "\n");
 }
+
+namespace {
+struct StoreDescription {
+  uint32_t shards = 0, partitions = 0;
+};
+
+// STRATA, checked: a damaged file is kCorruption naming it and what to do, never an exception.
+Result<StoreDescription> ReadStoreDescription(const std::string& data_dir) {
+  const std::string path = data_dir + "/STRATA";
+  const std::string remedy =
+      "it describes the store (format, shards, partitions); restore it from a snapshot with "
+      "'strata restore', or rewrite it by hand as {\"format\": 1, \"shards\": N, "
+      "\"partitions\": P} with the values the store was created with";
+  auto text = env::ReadMetaFile(path, remedy, /*accept_legacy=*/true);
+  if (!text) return text.error();
+  auto corrupt = [&](const std::string& why) {
+    return Error(ErrorCode::kCorruption, path + " is damaged: " + why + "; " + remedy);
+  };
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return corrupt("it is not a JSON object");
+  auto number = [&](const char* key, uint64_t lo, uint64_t hi) -> std::optional<uint32_t> {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_unsigned()) return std::nullopt;
+    const uint64_t v = it->get<uint64_t>();
+    if (v < lo || v > hi) return std::nullopt;
+    return static_cast<uint32_t>(v);
+  };
+  auto format = number("format", 0, UINT32_MAX);
+  if (!format) return corrupt("\"format\" is missing or not a number");
+  if (*format != kStoreFormat) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "the store at '" + data_dir + "' has format " + std::to_string(*format) +
+                     "; this build reads format " + std::to_string(kStoreFormat));
+  }
+  auto shards = number("shards", 1, 256);
+  auto partitions = number("partitions", 1, 65536);
+  if (!shards) return corrupt("\"shards\" is missing or not between 1 and 256");
+  if (!partitions || *partitions < *shards) {
+    return corrupt("\"partitions\" is missing or not between shards and 65536");
+  }
+  return StoreDescription{*shards, *partitions};
+}
+}  // namespace
 
 Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const StoreOptions& options) {
   STRATA_TRY(options.Validate());
@@ -143,25 +174,12 @@ Status StoreImpl::OpenShards() {
                    "no Strata store at '" + options_.data_dir +
                        "' (missing STRATA file); check --data or create one by appending");
     }
-    fs::create_directories(dir, ec);
-    if (ec) {
-      return Error(ErrorCode::kIoError,
-                   "cannot create data directory '" + options_.data_dir + "': " + ec.message());
-    }
+    STRATA_TRY(env::CreateDirs(options_.data_dir));
     if (options_.shards == 0) options_.shards = kDefaultShards;
   } else {
-    std::ifstream in(meta);
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.contains("shards") || !j.contains("partitions")) {
-      return Error(ErrorCode::kCorruption, meta.string() + " is not a valid store description");
-    }
-    if (j.value("format", 0u) != kStoreFormat) {
-      return Error(ErrorCode::kInvalidConfig,
-                   "the store at '" + options_.data_dir + "' has format " +
-                       std::to_string(j.value("format", 0u)) + "; this build reads format " +
-                       std::to_string(kStoreFormat));
-    }
-    uint32_t shards = j["shards"], partitions = j["partitions"];
+    auto description = ReadStoreDescription(options_.data_dir);
+    if (!description) return description.error();
+    const uint32_t shards = description->shards;
     if (options_.shards != 0 && options_.shards != shards) {
       return Error(ErrorCode::kInvalidConfig, "the store at '" + options_.data_dir +
                                                   "' was created with " + std::to_string(shards) +
@@ -169,22 +187,24 @@ Status StoreImpl::OpenShards() {
                                                   std::to_string(shards));
     }
     options_.shards = shards;
-    options_.partitions = partitions;
+    options_.partitions = description->partitions;
   }
 
+  disk_ = std::make_unique<DiskGuard>(options_.data_dir, options_.disk_reserve_bytes);
+  disk_->Start();
   shared_ = warm::SharedResources::Create(options_.warm);
   uint64_t last = 0;
   for (uint32_t i = 0; i < options_.shards; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "shard-%03u", i);
-    fs::create_directories(dir / name, ec);
-    if (ec)
-      return Error(ErrorCode::kIoError,
-                   "cannot create " + (dir / name).string() + ": " + ec.message());
+    // Durably (each parent fsynced): after a power cut a store whose STRATA exists has every
+    // shard directory. RocksDB syncs what it creates inside db/, not db/ itself.
+    STRATA_TRY(env::CreateDirs((dir / name / "db").string()));
+    STRATA_TRY(env::CreateDirs((dir / name / "index").string()));
     auto w = warm::WarmShard::Open((dir / name / "db").string(), options_, shared_);
     if (!w) return w.error();
     auto shard = std::make_unique<Shard>(ShardId(i), options_, std::move(*w),
-                                         (dir / name / "index").string());
+                                         (dir / name / "index").string(), disk_.get());
     STRATA_TRY(shard->Recover());
     auto lp = shard->warm().LastPosition();
     if (!lp) return lp.error();
@@ -204,14 +224,15 @@ Status StoreImpl::OpenShards() {
     next = std::max(next, GetLittle64((*reserved)->data()));
   warm::WarmShard* meta_shard = &shards_[0]->warm();
   ring_ = std::make_unique<hot::Ring>(
-      options_.hot, Position(next), options_.clock, [meta_shard](uint64_t need) -> uint64_t {
+      options_.hot, Position(next), options_.clock,
+      [meta_shard](uint64_t need) -> Result<uint64_t> {
         uint64_t limit = need + kReservationBlock;
         std::string v(8, '\0');
         PutLittle64(v.data(), limit);
         auto st = meta_shard->PutMeta(kReservationKey, v);
         if (!st) {
-          spdlog::error("cannot persist the position reservation: {}", st.error().ToString());
-          return 0;
+          return Error(st.error().code(),
+                       "cannot persist the position reservation: " + st.error().message());
         }
         return limit;
       });
@@ -225,6 +246,7 @@ Status StoreImpl::OpenShards() {
   source.wait = [this](Position above, std::chrono::milliseconds max_wait) {
     ring_->WaitForWatermarkAbove(above, max_wait);
   };
+  source.disk = disk_.get();
   index_streams_ =
       std::make_unique<IndexStreams>((dir / "index-streams").string(), options_, std::move(source));
   STRATA_TRY(index_streams_->Load());
@@ -273,6 +295,7 @@ Status StoreImpl::Close() {
       if (!st && result) result = st;
     }
   }
+  if (disk_) disk_->Stop();
   closed_ = true;
   return result;
 }
@@ -283,7 +306,16 @@ void StoreImpl::AsyncSyncLoop() {
     async_cv_.wait_for(lock, options_.async_sync_interval);
     for (auto& s : shards_) {
       auto st = s->warm().SyncWal();
-      if (!st) spdlog::warn("background WAL sync failed: {}", st.error().ToString());
+      if (!st) {
+        disk_->ReportFailure(st.error());
+        // Once per interval at most 10 times, then once a minute: a full disk must not flood
+        // the log (the shard's own write errors say the rest).
+        static std::atomic<uint64_t> warnings{0};
+        const uint64_t n = warnings.fetch_add(1);
+        if (n < 10 || n % 600 == 0) {
+          spdlog::warn("background WAL sync failed: {}", st.error().ToString());
+        }
+      }
     }
   }
 }
@@ -625,6 +657,21 @@ StoreStats StoreImpl::Stats() {
   s.index_streams_unflushed = is.unflushed;
   s.index_streams_failed = is.failed;
   for (auto& sh : shards_) s.shards.push_back(sh->Stats());
+  s.disk_free_bytes = disk_->free_bytes();
+  s.disk_total_bytes = disk_->total_bytes();
+  s.disk_reserve_bytes = disk_->reserve_bytes();
+  std::optional<Error> refused;
+  for (auto& sh : shards_) {
+    if (!refused) refused = sh->WriteError();
+  }
+  if (!refused) {
+    if (auto st = disk_->Check(); !st) refused = st.error();
+  }
+  s.disk_full_refusals = disk_->refused();
+  if (refused) {
+    s.writable = false;
+    s.write_error = refused->ToString();
+  }
   return s;
 }
 

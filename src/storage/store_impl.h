@@ -86,6 +86,7 @@ class StoreImpl : public Store {
   void AsyncSyncLoop();
 
   StoreOptions options_;
+  std::unique_ptr<DiskGuard> disk_;  // before the shards, which use it
   std::shared_ptr<warm::SharedResources> shared_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<hot::Ring> ring_;

@@ -292,11 +292,16 @@ for (const c of clients) {
     test("HTTP /health is ready and /metrics exposes the engine's figures", async () => {
       const health = await fetch(`http://127.0.0.1:${server.httpPort}/health`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { live: true, ready: true });
+      const body = await health.json();
+      assert.equal(body.live, true);
+      assert.equal(body.ready, true);
+      assert.equal(body.writable, true);
+      assert.ok(body.disk_free_bytes > 0, "health reports the data disk's free space");
       const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
       for (const name of ["strata_appends_total", "strata_fsyncs_total", "strata_queue_depth",
                           "strata_watermark_lag", "strata_ring_hits_total",
-                          "strata_rocksdb_write_stall_micros_total"]) {
+                          "strata_rocksdb_write_stall_micros_total", "strata_writable",
+                          "strata_disk_free_bytes", "strata_disk_full_refusals_total"]) {
         assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), name);
       }
       const appends = [...text.matchAll(/^strata_appends_total\{shard="\d+"\} (\d+)$/gm)]

@@ -13,6 +13,7 @@
 
 #include "base/crc32c.h"
 #include "base/uuid.h"
+#include "env/file.h"
 
 namespace strata::objstore {
 namespace {
@@ -24,36 +25,27 @@ constexpr std::string_view kReserved = ".strata-";  // internal directories; not
 constexpr const char* kTmpDir = ".strata-tmp";
 constexpr const char* kMultipartDir = ".strata-multipart";
 
+// Through the file seam: ENOSPC is disk-full, anything else io-error, both naming the path.
 Error Errno(const std::string& what) {
-  return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno));
-}
-
-Status FsyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
-  int rc = directory ? ::fsync(fd) : ::fdatasync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("fsync " + path);
-  return OkStatus();
+  const int err = errno;
+  const auto space = what.find(' ');
+  return env::FromErrno(err, what.substr(0, space),
+                        space == std::string::npos ? std::string() : what.substr(space + 1));
 }
 
 // Creates the directories of `path` below root (mkdir -p), fsyncing each new one's parent.
 Status MakeParents(const std::string& root, const std::string& path) {
   std::string dir = fs::path(path).parent_path().string();
   if (dir.size() <= root.size()) return OkStatus();
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return OkStatus();
-  if (auto st = MakeParents(root, dir); !st) return st;
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno("mkdir " + dir);
-  return FsyncPath(fs::path(dir).parent_path().string(), true);
+  return env::CreateDirs(dir);
 }
 
 // Writes the whole source to `path` (created exclusively) and fdatasyncs it. Returns the CRC32C.
 Result<uint32_t> WriteFile(const std::string& path, ByteSource& body) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("create " + path);
+  auto file = env::WritableFile::Open(path, env::WritableFile::Mode::kExclusive, 0);
+  if (!file) return file.error();
   auto fail = [&](Error e) {
-    ::close(fd);
+    file->reset();
     ::unlink(path.c_str());
     return e;
   };
@@ -67,20 +59,15 @@ Result<uint32_t> WriteFile(const std::string& path, ByteSource& body) {
     if (*n == 0) break;
     crc = crc32c::Extend(crc, buf.data(), *n);
     total += *n;
-    for (size_t off = 0; off < *n;) {
-      ssize_t w = ::write(fd, buf.data() + off, *n - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return fail(Errno("write " + path));
-      off += static_cast<size_t>(w);
-    }
+    if (auto st = (*file)->Append(std::string_view(buf.data(), *n)); !st) return fail(st.error());
   }
   if (total != body.size()) {
     return fail(Error(ErrorCode::kInternal, "a source gave " + std::to_string(total) +
                                                 " bytes, not the " + std::to_string(body.size()) +
                                                 " it announced"));
   }
-  if (::fdatasync(fd) != 0) return fail(Errno("fdatasync " + path));
-  ::close(fd);
+  if (auto st = (*file)->Sync(); !st) return fail(st.error());
+  if (auto st = (*file)->Close(); !st) return fail(st.error());
   return crc;
 }
 
@@ -175,7 +162,7 @@ class FsStore final : public ObjectStore {
       if (errno == ENOENT || errno == ENOTDIR) return OkStatus();
       return Errno("unlink " + path);
     }
-    if (auto st = FsyncPath(fs::path(path).parent_path().string(), true); !st) return st;
+    if (auto st = env::SyncDir(fs::path(path).parent_path().string()); !st) return st;
     // Empty directories left behind are removed (best effort: a concurrent put may refill one).
     for (fs::path dir = fs::path(path).parent_path(); dir.string().size() > root_.size();
          dir = dir.parent_path()) {
@@ -400,7 +387,7 @@ class FsStore final : public ObjectStore {
       errno = err;
       return Errno("rename to " + dst);
     }
-    return FsyncPath(fs::path(dst).parent_path().string(), true);
+    return env::SyncDir(fs::path(dst).parent_path().string());
   }
 
   static ObjectInfo Info(std::string key, const struct stat& st) {

@@ -20,6 +20,11 @@ grpc::Status AdminService::GetStats(grpc::ServerContext*, const strata::v1::GetS
   out->set_subscription_lag_max(s.subscription_lag_max);
   out->set_ring_hits(s.ring_hits);
   out->set_ring_misses(s.ring_misses);
+  out->set_write_error(s.writable ? "" : s.write_error);
+  out->set_disk_free_bytes(s.disk_free_bytes);
+  out->set_disk_total_bytes(s.disk_total_bytes);
+  out->set_disk_reserve_bytes(s.disk_reserve_bytes);
+  out->set_disk_full_refusals(s.disk_full_refusals);
   out->set_uptime_seconds(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
           .count()));

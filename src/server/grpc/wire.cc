@@ -51,6 +51,9 @@ grpc::Status ToStatus(const Error& e, grpc::ServerContext* ctx, const std::strin
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, e.message());
     case ErrorCode::kConflict:
       return grpc::Status(grpc::StatusCode::ABORTED, e.message());
+    case ErrorCode::kDiskFull:
+      trailer("exception", "disk-full");
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, e.message());
     case ErrorCode::kObjectNotFound:
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kCorruption:

@@ -51,6 +51,18 @@ std::string PrometheusText(Store& store) {
             [](const ShardStats& x) { return x.running_compactions; });
   per_shard("strata_rocksdb_write_stall_micros_total", "counter", "Time writes were stalled.",
             [](const ShardStats& x) { return x.write_stall_micros; });
+  family("strata_writable", "gauge",
+         "1 while appends are accepted; 0 while they are refused (full or failing disk).");
+  out += fmt::format("strata_writable {}\n", s.writable ? 1 : 0);
+  family("strata_disk_free_bytes", "gauge", "Free bytes on the data directory's disk.");
+  out += fmt::format("strata_disk_free_bytes {}\n", s.disk_free_bytes);
+  family("strata_disk_total_bytes", "gauge", "Size of the data directory's disk.");
+  out += fmt::format("strata_disk_total_bytes {}\n", s.disk_total_bytes);
+  family("strata_disk_reserve_bytes", "gauge",
+         "Free space kept for recovery: appends are refused below it.");
+  out += fmt::format("strata_disk_reserve_bytes {}\n", s.disk_reserve_bytes);
+  family("strata_disk_full_refusals_total", "counter", "Appends refused for lack of disk space.");
+  out += fmt::format("strata_disk_full_refusals_total {}\n", s.disk_full_refusals);
   uint64_t last = 0;
   for (const auto& sh : s.shards) last = std::max(last, sh.last_position.value());
   family("strata_watermark", "gauge", "First $all position not yet durable.");
@@ -219,12 +231,23 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(Store* store, const std::s
                                                       projection::ProjectionRuntime* projections) {
   auto rep = std::make_unique<Rep>();
   Rep* r = rep.get();
-  auto health = [r](const httplib::Request&, httplib::Response& res) {
+  // Ready means ready for the whole API: a store that refuses appends (a full or failing disk)
+  // answers 503 with the reason, while reads, subscriptions and /metrics go on.
+  auto health = [r, store](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json j = {{"live", true}};
     bool ready = r->ready.load();
+    if (ready) {
+      const StoreStats s = store->Stats();
+      j["writable"] = s.writable;
+      if (!s.writable) {
+        ready = false;
+        j["reason"] = s.write_error;
+      }
+      j["disk_free_bytes"] = s.disk_free_bytes;
+    }
+    j["ready"] = ready;
     res.status = ready ? 200 : 503;
-    res.set_content(
-        ready ? "{\"live\":true,\"ready\":true}\n" : "{\"live\":true,\"ready\":false}\n",
-        "application/json");
+    res.set_content(j.dump() + "\n", "application/json");
   };
   r->http.Get("/health", health);
   r->http.Get("/health/ready", health);

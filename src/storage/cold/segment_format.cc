@@ -116,28 +116,20 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& 
                                                              SegmentId segment, size_t block_bytes,
                                                              int zstd_level) {
   std::unique_ptr<SegmentWriter> w(new SegmentWriter());
-  w->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (w->fd_ < 0) {
-    return Error(ErrorCode::kIoError, "create " + path + ": " + std::strerror(errno));
-  }
-  w->path_ = path;
+  // Unbuffered: the writer holds one compressed block at a time and writes it whole.
+  auto file = env::WritableFile::Open(path, env::WritableFile::Mode::kTruncate, 0);
+  if (!file) return file.error();
+  w->file_ = std::move(*file);
   w->block_bytes_ = block_bytes;
   w->level_ = zstd_level;
   w->footer_.segment_id = segment.value();
   return w;
 }
 
-SegmentWriter::~SegmentWriter() {
-  if (fd_ >= 0) ::close(fd_);
-}
+SegmentWriter::~SegmentWriter() = default;
 
 Status SegmentWriter::Write(std::string_view bytes) {
-  for (size_t off = 0; off < bytes.size();) {
-    ssize_t n = ::write(fd_, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error(ErrorCode::kIoError, "write " + path_ + ": " + std::strerror(errno));
-    off += static_cast<size_t>(n);
-  }
+  STRATA_TRY(file_->Append(bytes));
   offset_ += bytes.size();
   return OkStatus();
 }
@@ -219,11 +211,8 @@ Result<SegmentFooter> SegmentWriter::Finish() {
   trailer.append(kMagic, sizeof kMagic);
   if (auto st = Write(footer); !st) return st.error();
   if (auto st = Write(trailer); !st) return st.error();
-  if (::fdatasync(fd_) != 0) {
-    return Error(ErrorCode::kIoError, "fdatasync " + path_ + ": " + std::strerror(errno));
-  }
-  ::close(fd_);
-  fd_ = -1;
+  if (auto st = file_->Sync(); !st) return st.error();
+  if (auto st = file_->Close(); !st) return st.error();
   return footer_;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "env/file.h"
 #include "model/types.h"
 #include "objstore/object_store.h"
 
@@ -63,8 +64,7 @@ class SegmentWriter {
   SegmentWriter() = default;
   Status FlushBlock();
   Status Write(std::string_view bytes);
-  int fd_ = -1;
-  std::string path_;
+  std::unique_ptr<env::WritableFile> file_;
   size_t block_bytes_ = 0;
   int level_ = 3;
   uint64_t offset_ = 0;

@@ -15,8 +15,7 @@ uint64_t RoundUpPow2(uint64_t v) {
 }
 }  // namespace
 
-Ring::Ring(const HotOptions& options, Position next, Clock* clock,
-           std::function<uint64_t(uint64_t)> reserve)
+Ring::Ring(const HotOptions& options, Position next, Clock* clock, ReserveFn reserve)
     : slot_mask_(RoundUpPow2(std::max<size_t>(options.ring_slots, 1024)) - 1),
       arena_size_(std::max<size_t>(options.ring_bytes, 1u << 20)),
       max_age_us_(std::chrono::duration_cast<std::chrono::microseconds>(options.max_age).count()),
@@ -36,25 +35,22 @@ Position Ring::next() const {
   return Position(next_position_);
 }
 
-std::optional<Ring::Claimed> Ring::Claim(uint32_t count, uint64_t bytes) {
+Result<Ring::Claimed> Ring::Claim(uint32_t count, uint64_t bytes) {
   STRATA_CHECK(count > 0, "empty claim");
   STRATA_CHECK(count <= slot_mask_ + 1, "claim larger than the ring");
   std::unique_lock lock(claim_mu_);
-  // A slot can be reused only once its previous position is below the watermark.
+  // A slot can be reused only once its previous position is below the watermark. Every claimed
+  // range becomes durable or abandoned, so this wait ends.
   while (next_position_ + count - watermark_.load(std::memory_order_acquire) > slot_mask_ + 1) {
-    if (poisoned_.load(std::memory_order_acquire)) return std::nullopt;
     lock.unlock();
     std::this_thread::yield();
     lock.lock();
   }
-  if (poisoned_.load(std::memory_order_acquire)) return std::nullopt;
   if (next_position_ + count > reserved_) {
-    uint64_t got = reserve_(next_position_ + count);
-    if (got < next_position_ + count) {
-      poisoned_.store(true, std::memory_order_release);
-      return std::nullopt;
-    }
-    reserved_ = got;
+    auto got = reserve_(next_position_ + count);
+    if (!got) return got.error();
+    STRATA_CHECK(*got >= next_position_ + count, "a reservation below the claim");
+    reserved_ = *got;
   }
   Claimed c{Position(next_position_), arena_claimed_.fetch_add(bytes, std::memory_order_seq_cst)};
   next_position_ += count;

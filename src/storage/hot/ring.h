@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "base/clock.h"
+#include "base/error.h"
 #include "model/types.h"
 #include "storage/options.h"
 
@@ -35,10 +36,11 @@ class Ring {
  public:
   // `next` is the first position to hand out (recovered on open). `reserve`, called under the
   // claim lock whenever a claim would pass the reserved limit, must durably record a new limit
-  // (>= the argument) and return it, or return 0 on failure: positions are never handed out past
-  // a durably reserved limit, so none is reused after a crash, whatever the durability mode.
-  Ring(const HotOptions& options, Position next, Clock* clock,
-       std::function<uint64_t(uint64_t)> reserve = nullptr);
+  // (>= the argument) and return it, or the error that prevented it: positions are never handed
+  // out past a durably reserved limit, so none is reused after a crash, whatever the durability
+  // mode.
+  using ReserveFn = std::function<Result<uint64_t>(uint64_t)>;
+  Ring(const HotOptions& options, Position next, Clock* clock, ReserveFn reserve = nullptr);
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
@@ -47,12 +49,12 @@ class Ring {
     uint64_t arena_offset;  // pass to Publish, advanced by each record's size
   };
   // Claims `count` positions and `bytes` of arena. Blocks (briefly) only if the claim would
-  // reuse a slot whose position is not yet below the watermark. nullopt once the ring is
-  // poisoned or a reservation failed.
-  std::optional<Claimed> Claim(uint32_t count, uint64_t bytes);
-  // After a failed write a claimed range never becomes durable and the watermark stops there:
-  // every later Claim fails instead of waiting for it.
-  void Poison() { poisoned_.store(true, std::memory_order_release); }
+  // reuse a slot whose position is not yet below the watermark. Fails (claiming nothing) when a
+  // needed reservation cannot be persisted; a later claim tries again.
+  Result<Claimed> Claim(uint32_t count, uint64_t bytes);
+  // A claimed range whose write failed: it holds no record and never will, so the watermark
+  // passes over it as over a crash's unused positions (positions are unique, not dense).
+  void Abandon(Position first, uint32_t count) { MarkDurable(first, count); }
 
   // Copies one durable record into the ring. `arena_offset` is Claimed::arena_offset plus the
   // sizes of the group's earlier records. Records larger than a quarter of the arena are not
@@ -101,8 +103,7 @@ class Ring {
   std::mutex claim_mu_;
   uint64_t next_position_;  // GUARDED_BY(claim_mu_)
   uint64_t reserved_ = 0;   // GUARDED_BY(claim_mu_): positions < reserved_ may be handed out
-  std::function<uint64_t(uint64_t)> reserve_;
-  std::atomic<bool> poisoned_{false};
+  ReserveFn reserve_;
   std::atomic<uint64_t> arena_claimed_{0};  // total arena bytes ever claimed
   std::atomic<uint64_t> watermark_;
 

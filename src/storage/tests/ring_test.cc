@@ -81,7 +81,7 @@ TEST(Ring, EntriesOlderThanMaxAgeAreMisses) {
 TEST(Ring, PositionsAreHandedOutOnlyBelowADurableReservation) {
   uint64_t reserved = 0;
   int calls = 0;
-  Ring ring(Small(), Position(1), Clock::Real(), [&](uint64_t need) {
+  Ring ring(Small(), Position(1), Clock::Real(), [&](uint64_t need) -> Result<uint64_t> {
     ++calls;
     reserved = need + 100;
     return reserved;
@@ -91,15 +91,35 @@ TEST(Ring, PositionsAreHandedOutOnlyBelowADurableReservation) {
   EXPECT_LE(ring.next().value(), reserved);
 }
 
-TEST(Ring, APoisonedRingRefusesClaimsInsteadOfWaitingForever) {
-  bool fail = false;
-  Ring ring(Small(), Position(1), Clock::Real(),
-            [&](uint64_t need) -> uint64_t { return fail ? 0 : need + 10; });
-  ASSERT_TRUE(ring.Claim(5, 0));
-  ring.Poison();
-  EXPECT_FALSE(ring.Claim(1, 0));
-  Ring failing(Small(), Position(1), Clock::Real(), [&](uint64_t) -> uint64_t { return 0; });
-  EXPECT_FALSE(failing.Claim(1, 0)) << "a reservation that cannot be persisted stops claims";
+TEST(Ring, AFailedReservationClaimsNothingAndALaterClaimTriesAgain) {
+  bool fail = true;
+  Ring ring(Small(), Position(1), Clock::Real(), [&](uint64_t need) -> Result<uint64_t> {
+    if (fail) return Error(ErrorCode::kDiskFull, "no room for the reservation");
+    return need + 10;
+  });
+  auto refused = ring.Claim(3, 0);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kDiskFull);
+  EXPECT_EQ(ring.next().value(), 1u) << "nothing was claimed";
+  fail = false;
+  auto c = ring.Claim(3, 0);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->first.value(), 1u);
+}
+
+TEST(Ring, AnAbandonedClaimIsAHoleTheWatermarkPassesWithoutARecord) {
+  Ring ring(Small(), Position(1), Clock::Real());
+  auto failed = *ring.Claim(4, 40);  // its write failed
+  auto next = *ring.Claim(1, 5);
+  ring.Publish(next.first, next.arena_offset, "later", 0);
+  ring.MarkDurable(next.first, 1);
+  EXPECT_EQ(ring.watermark().value(), 1u) << "the failed range still holds the watermark";
+  ring.Abandon(failed.first, 4);
+  EXPECT_EQ(ring.watermark().value(), 6u);
+  std::string out;
+  for (uint64_t p = 1; p <= 4; ++p) EXPECT_FALSE(ring.Read(Position(p), &out)) << p;
+  EXPECT_TRUE(ring.Read(next.first, &out));
+  EXPECT_EQ(out, "later");
 }
 
 // Property: with many writers claiming random-size ranges and finishing in random order, the

@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "base/coding.h"
+#include "env/file.h"
 
 namespace strata::warm {
 namespace {
@@ -25,7 +26,19 @@ namespace {
 enum Cf : int { kDefault = 0, kEvents, kHeads, kTime, kCfCount };
 const char* const kCfNames[kCfCount] = {"default", "events", "heads", "time"};
 
-Error FromRocks(const rocksdb::Status& s, std::string_view what) {
+Error FromRocks(const rocksdb::Status& s, std::string_view what, const std::string& dir = "") {
+  if (s.IsNoSpace()) {
+    std::string free_text;
+    if (auto space = env::SpaceOf(dir.empty() ? "." : dir)) {
+      free_text = " (" + env::FormatBytes(space->free_bytes) + " free)";
+    }
+    return Error(ErrorCode::kDiskFull,
+                 std::string(what) + ": no space left on the disk of " +
+                     (dir.empty() ? std::string("the data directory") : dir) + free_text +
+                     "; free space there or grow the volume: writes resume on their own once "
+                     "there is room (" +
+                     s.ToString() + ")");
+  }
   ErrorCode code = s.IsCorruption() ? ErrorCode::kCorruption : ErrorCode::kIoError;
   return Error(code, std::string(what) + ": " + s.ToString());
 }
@@ -97,6 +110,7 @@ void IndexBatch::PutMeta(std::string_view key, std::string_view value) {
 }
 
 struct WarmShard::Rep {
+  std::string dir;
   std::shared_ptr<SharedResources> shared;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
@@ -169,6 +183,7 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
   };
 
   auto rep = std::make_unique<Rep>();
+  rep->dir = dir;
   rep->shared = shared;
   rep->statistics = db.statistics;
 
@@ -204,13 +219,21 @@ Status WarmShard::WriteRecords(const std::vector<std::pair<Position, std::string
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   auto s = rep_->db->Write(wo, &b);
-  if (!s.ok()) return FromRocks(s, "writing to the warm tier");
+  if (!s.ok()) return FromRocks(s, "writing to the warm tier", rep_->dir);
   return OkStatus();
 }
 
 Status WarmShard::SyncWal() {
   auto s = rep_->db->FlushWAL(/*sync=*/true);
-  if (!s.ok()) return FromRocks(s, "syncing the WAL");
+  if (!s.ok()) return FromRocks(s, "syncing the WAL", rep_->dir);
+  return OkStatus();
+}
+
+Status WarmShard::Resume() {
+  // Flushes every memtable (RocksDB cannot vouch for the WAL after a failed write), then
+  // accepts writes again. A fatal error (EIO on the WAL) cannot be resumed: reopen the store.
+  auto s = rep_->db->Resume();
+  if (!s.ok()) return FromRocks(s, "resuming the warm tier after a write error", rep_->dir);
   return OkStatus();
 }
 
@@ -254,7 +277,7 @@ Status WarmShard::DropRecords(Position from, Position to, std::string_view key,
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = rep_->db->Write(wo, &b);
-  if (!s.ok()) return FromRocks(s, "dropping archived records from the warm tier");
+  if (!s.ok()) return FromRocks(s, "dropping archived records from the warm tier", rep_->dir);
   // Reclaim the space now rather than when compaction happens to reach the range.
   const std::string lo = PositionKey(from), hi = PositionKey(to);
   rocksdb::Slice begin(lo), end(hi);
@@ -321,7 +344,7 @@ Status WarmShard::CommitIndex(IndexBatch& batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   auto s = rep_->db->Write(wo, &b);
-  if (!s.ok()) return FromRocks(s, "writing the indexes");
+  if (!s.ok()) return FromRocks(s, "writing the indexes", rep_->dir);
   batch.rep_->puts.clear();
   return OkStatus();
 }
@@ -361,7 +384,7 @@ Status WarmShard::PutMeta(std::string_view key, std::string_view value) {
   wo.sync = true;
   auto s = rep_->db->Put(wo, rep_->cfs[kDefault], rocksdb::Slice(key.data(), key.size()),
                          rocksdb::Slice(value.data(), value.size()));
-  if (!s.ok()) return FromRocks(s, "writing shard metadata");
+  if (!s.ok()) return FromRocks(s, "writing shard metadata", rep_->dir);
   return OkStatus();
 }
 

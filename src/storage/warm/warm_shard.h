@@ -85,6 +85,9 @@ class WarmShard {
   // fdatasynced (the records are durable), else after write(2).
   Status WriteRecords(const std::vector<std::pair<Position, std::string_view>>& records, bool sync);
   Status SyncWal();
+  // After a write failed (a full disk: kDiskFull), makes RocksDB accept writes again: it flushes
+  // the memtables first, so the WAL of the failed write is never replayed. Writer thread.
+  Status Resume();
 
   Result<std::optional<std::string>> GetRecord(Position p);
   // Fills out[i] for positions[i]; a missing record sets found[i] = false (it left the warm
