@@ -13,6 +13,8 @@ void RegisterBench(CLI::App& app, int& exit_code);
 void RegisterStress(CLI::App& app, int& exit_code);
 void RegisterServe(CLI::App& app, int& exit_code);
 void RegisterCold(CLI::App& app, int& exit_code);
+// `strata check` (cmd_check.cc).
+void RegisterCheck(CLI::App& app, int& exit_code);
 // `strata projection …`, `strata verify`, `strata replay` (cmd_projection.cc).
 void RegisterProjection(CLI::App& app, int& exit_code);
 // `strata bench cold` (cmd_bench_cold.cc), under the `bench` command.

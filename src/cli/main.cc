@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   strata::cli::RegisterStress(app, exit_code);
   strata::cli::RegisterServe(app, exit_code);
   strata::cli::RegisterCold(app, exit_code);
+  strata::cli::RegisterCheck(app, exit_code);
   strata::cli::RegisterProjection(app, exit_code);
   app.parse_complete_callback(
       [&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn); });

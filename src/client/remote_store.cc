@@ -693,6 +693,16 @@ class RemoteStore : public Store {
     return out;
   }
 
+  Result<CheckReport> Check(const CheckOptions& options) override {
+    grpc::ClientContext ctx;  // no deadline: a check reads the whole store
+    strata::v1::CheckRequest req;
+    req.set_cold(options.cold);
+    strata::v1::CheckResponse r;
+    auto st = admin_->Check(&ctx, req, &r);
+    if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
+    return CheckReport::FromJson(r.json());
+  }
+
   Status Close() override {
     if (closed_.exchange(true)) return OkStatus();
     for (auto& s : sessions_) s->Close();

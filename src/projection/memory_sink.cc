@@ -1,5 +1,6 @@
 #include "projection/memory_sink.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace strata::projection {
@@ -34,15 +35,29 @@ Result<SinkState> MemorySink::State(uint64_t generation) {
   return it->second->state;
 }
 
+Result<SinkState> MemorySink::Claim(uint64_t generation, const std::string& writer,
+                                    uint64_t min_epoch) {
+  std::unique_lock lock(mu_);
+  Generation& g = At(generation);
+  if (g.state.checkpoint.value() == 0) g.model.Clear();
+  g.state.writer = writer;
+  g.state.epoch = std::max(g.state.epoch, min_epoch) + 1;
+  last_generation_ = std::max(last_generation_, generation);
+  return g.state;
+}
+
 Status MemorySink::Commit(const Model& delta, Position expected, const SinkState& after,
                           bool absolute) {
   std::unique_lock lock(mu_);
   Generation& g = At(after.generation);
-  if (g.state.checkpoint != expected) {
+  if (g.state.checkpoint != expected || g.state.writer != after.writer ||
+      g.state.epoch != after.epoch) {
     return Error(ErrorCode::kConflict,
                  "generation " + std::to_string(after.generation) + " is at checkpoint " +
-                     std::to_string(g.state.checkpoint.value()) + ", not " +
-                     std::to_string(expected.value()) + ": another writer applied events");
+                     std::to_string(g.state.checkpoint.value()) + " owned by '" + g.state.writer +
+                     "' epoch " + std::to_string(g.state.epoch) + ", not at " +
+                     std::to_string(expected.value()) + " owned by '" + after.writer + "' epoch " +
+                     std::to_string(after.epoch));
   }
   if (absolute) {
     for (const auto& [k, v] : delta.numbers()) g.model.mutable_numbers()[k] = v;

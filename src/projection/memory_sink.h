@@ -18,6 +18,8 @@ class MemorySink : public Sink {
   Result<uint64_t> Current() override;
   Result<uint64_t> NewGeneration() override;
   Result<SinkState> State(uint64_t generation) override;
+  Result<SinkState> Claim(uint64_t generation, const std::string& writer,
+                          uint64_t min_epoch) override;
   Status Commit(const Model& delta, Position expected, const SinkState& after,
                 bool absolute) override;
   Status Publish(uint64_t generation) override;

@@ -128,12 +128,17 @@ Status ProjectionRuntime::EnsureLive(Entry& e, Slot& s) {
   if (g == 0) {
     auto fresh = s.sink->NewGeneration();
     if (!fresh) return fail(fresh.error());
-    g = *fresh;
-    auto st = s.sink->Publish(g);
+    auto st = s.sink->Publish(*fresh);
     if (!st) return fail(st.error());
+    // Two servers starting together on an empty sink both publish: follow whichever was last,
+    // so that they meet on one generation and its claim stops one of them.
+    auto published = s.sink->Current();
+    if (!published) return fail(published.error());
+    g = *published ? *published : *fresh;
   }
   s.error.clear();
   s.live = std::make_unique<Follower>(store_, e.spec, s.sink.get(), g, s.flush);
+  s.live->Serve(true);
   s.live->Start();
   return OkStatus();
 }
@@ -174,7 +179,10 @@ Status ProjectionRuntime::StartProjection(const std::string& name) {
   Entry* e = Find(name);
   if (!e) return NoSuch(name);
   e->running = true;
-  for (auto& s : e->slots) IgnoreError(EnsureLive(*e, s));  // the supervisor retries
+  for (auto& s : e->slots) {
+    if (s.live && s.live->failed()) s.live.reset();  // start again: it claims anew
+    IgnoreError(EnsureLive(*e, s));                  // the supervisor retries
+  }
   return OkStatus();
 }
 
@@ -251,6 +259,10 @@ Status ProjectionRuntime::Replay(const std::string& name, const std::string& sin
   for (auto& s : e->slots) {
     if (!sink.empty() && s.kind != sink) continue;
     auto g = s.sink->NewGeneration();
+    // A sink that lost its generation counter (a Redis that came back empty) counts from 1
+    // again until the live follower's claim raises it: never rebuild into a number in use.
+    const uint64_t in_use = s.live ? s.live->generation() : 0;
+    while (g && *g <= in_use) g = s.sink->NewGeneration();
     if (!g) return g.error();
     IgnoreError(s.sink->Drop(*g));  // nothing should be there; a fresh start if something is
     s.replay = ReplayInfo{};
@@ -334,6 +346,7 @@ void ProjectionRuntime::Tick() {
       }
       if (s.live) s.drops.emplace_back(now + options_.drop_grace, s.live->generation());
       s.live = std::move(s.rebuild);
+      s.live->Serve(true);
       s.replay.state = "done";
       s.replay.error.clear();
       s.replay.finished_us = Clock::Real()->NowMicros();

@@ -3,7 +3,9 @@
 // one, a Redis sink, each through its own Follower, so a Redis outage pauses only the Redis side.
 // A supervisor thread starts followers whose sink was unreachable, drives replays (build the next
 // generation while the current one serves, then publish it in one step) and drops superseded
-// generations after a grace period. Thread-safety: every method from any thread.
+// generations after a grace period. The follower of the published generation is told it serves
+// (Follower::Serve): it puts back a `current` that a sink lost. Thread-safety: every method from
+// any thread.
 #pragma once
 
 #include <chrono>
@@ -61,6 +63,8 @@ class ProjectionRuntime {
 
   std::vector<std::string> Names() const;
   Result<ProjectionInfo> Info(const std::string& name);
+  // Starts the followers of every sink; a follower that failed (a conflict) starts again, and
+  // its claim takes the generation over.
   Status StartProjection(const std::string& name);
   Status StopProjection(const std::string& name);
   // Empties the model of every sink and folds again from the start; readers see it rebuild.

@@ -1,12 +1,21 @@
 // Sink: where a projection's read model lives, with its checkpoint, in generations for
 // blue/green replay. The in-memory sink (the model Strata serves itself) and the Redis sink
-// implement it; one contract test suite runs against both (tests/sink_contract_test.cc).
+// implement it; one contract test suite runs against both (tests/projection_test.cc,
+// SinkContract).
 //
 // Exactly-once rests on one rule: Commit applies a delta and moves the checkpoint in one atomic
 // step, and only if the checkpoint is still the one the writer last saw. A writer that restarts
 // reads the checkpoint back and folds from the next position, so no event is applied twice or
-// skipped, whichever side crashed. A second writer (a split brain) fails with kConflict instead of
-// applying anything.
+// skipped, whichever side crashed.
+//
+// Ownership tells a sink that lost data from a second writer (docs/projections.md, "Exactly
+// once"). A writer Claims a generation before it commits: the claim records the writer's identity
+// and an epoch above every epoch the generation had, and every Commit is fenced on that owner as
+// well as on the checkpoint. After a refused commit the writer reads the state back: its own
+// owner with an older checkpoint, or an epoch below its own (a missing state has epoch 0), is a
+// sink that went back in time (a Redis that lost writes) and is refolded from; a different
+// writer with an epoch at or above its own is a second writer, and the writer stops (kConflict)
+// instead of applying anything.
 //
 // Generations: readers are served the `current` generation. Replay builds generation g+1 while g
 // serves, then Publish(g+1) switches readers in one atomic step; a generation is never visible
@@ -31,6 +40,8 @@ struct SinkState {
   uint64_t events = 0;      // events applied
   std::string fingerprint;  // ProjectionSpec::Fingerprint() of the spec that built it
   int64_t updated_us = 0;   // wall clock of the last commit
+  std::string writer;       // the owner: the identity of the writer that claimed it ("": none)
+  uint64_t epoch = 0;       // the owner's epoch: each claim sets one above every earlier one
 };
 
 struct ReadRequest {
@@ -56,10 +67,19 @@ class Sink {
   virtual Result<uint64_t> Current() = 0;
   // Allocates a generation number never used before by this projection (a fresh, empty model).
   virtual Result<uint64_t> NewGeneration() = 0;
-  // The state of generation g (checkpoint 0 and no fingerprint if it holds nothing yet).
+  // The state of generation g (checkpoint 0, no fingerprint, no owner if it holds nothing yet).
   virtual Result<SinkState> State(uint64_t generation) = 0;
+  // Takes ownership of generation g for `writer`, in one atomic step: its owner becomes `writer`
+  // with epoch max(its epoch, min_epoch) + 1, and the generation counter is raised to g if it is
+  // below (a sink that lost it never hands out g again). A generation at checkpoint 0 holds
+  // nothing: a model left there without its state (a deleted meta key) is removed. Returns the
+  // state as claimed; the caller folds from its checkpoint. The previous owner's commits are
+  // refused from here on.
+  virtual Result<SinkState> Claim(uint64_t generation, const std::string& writer,
+                                  uint64_t min_epoch) = 0;
   // Atomically folds `delta` into generation `after.generation` and sets its state to `after`,
-  // if its checkpoint is still `expected` (kConflict otherwise: nothing is applied). With
+  // if its checkpoint is still `expected` and its owner is still `after.writer` at
+  // `after.epoch` (kConflict otherwise: nothing is applied; State() tells why). With
   // `absolute`, the values are the keys' whole new values, not changes (count and sum models: the
   // writer holds the whole model, as during a replay into an empty generation).
   virtual Status Commit(const Model& delta, Position expected, const SinkState& after,

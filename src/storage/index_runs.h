@@ -85,6 +85,18 @@ class IndexRuns {
                                                         uint64_t to) const;
   std::optional<DedupeIndexEntry> FindDedupe(uint64_t number, const Uuid& id) const;
 
+  // ---- strata check
+  // The (kind, sequence) of each run a manifest names; kCorruption naming `dir` if malformed.
+  static Result<std::vector<std::pair<RunKind, uint64_t>>> ParseManifest(
+      std::string_view manifest, const std::string& dir);
+  static std::string RunPath(const std::string& dir, RunKind kind, uint64_t seq);
+  // Checks a run file as Load does (header, size, entries checksum).
+  static Status VerifyFile(const std::string& path, RunKind kind);
+  // Checks every published run again through its mapping: visit(path, first and last position
+  // it indexes, the result).
+  void VerifyLive(const std::function<void(const std::string& path, uint64_t first, uint64_t last,
+                                           const Status& st)>& visit) const;
+
   size_t run_count() const;
   uint64_t entry_count(RunKind kind) const;
   std::mutex& manifest_mu() { return manifest_mu_; }

@@ -81,6 +81,47 @@ void IndexStreams::StartOver(const std::string& why) {
   flushed_checkpoint_ = 0;
 }
 
+std::optional<IndexStreams::ParsedState> IndexStreams::ParseState(std::string_view bytes) {
+  Reader r{bytes};
+  std::string_view magic = r.Bytes(kStateMagic.size());
+  if (!r.ok || magic != kStateMagic || bytes.size() < kStateMagic.size() + 4) return std::nullopt;
+  const uint32_t crc = GetLittle32(bytes.data() + bytes.size() - 4);
+  if (crc != crc32c::Value(bytes.data(), bytes.size() - 4)) return std::nullopt;
+  ParsedState p;
+  r.in = bytes.substr(kStateMagic.size(), bytes.size() - 4 - kStateMagic.size());
+  p.checkpoint = r.U64();
+  p.next_number = r.U64();
+  p.manifest = std::string(r.Bytes(r.U32()));
+  const std::string_view names_start = r.in;
+  const uint64_t n = r.U64();
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    std::string name(r.Bytes(r.U32()));
+    Name e;
+    e.number = r.U64();
+    e.count = r.U64();
+    e.pending_first = e.count;
+    p.names.emplace(std::move(name), std::move(e));
+  }
+  if (!r.ok || !r.in.empty()) return std::nullopt;
+  p.flushed_names.assign(names_start);
+  return p;
+}
+
+Result<std::string> IndexStreams::VerifyStateFile(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "STATE").string();
+  auto bytes = env::ReadFile(path);
+  if (!bytes) return bytes.error();
+  auto parsed = ParseState(*bytes);
+  if (!parsed) {
+    return Error(ErrorCode::kCorruption,
+                 path + " is damaged (its checksum or layout is wrong); the next open rebuilds "
+                        "the $ce-/$et- index streams from $all");
+  }
+  return parsed->manifest;
+}
+
+std::string IndexStreams::runs_dir() const { return (fs::path(dir_) / "runs").string(); }
+
 Status IndexStreams::Load() {
   STRATA_TRY(env::CreateDirs(dir_));
   const std::string path = (fs::path(dir_) / "STATE").string();
@@ -92,43 +133,16 @@ Status IndexStreams::Load() {
   }
   std::string manifest;
   if (!bytes.empty()) {
-    Reader r{bytes};
-    std::string_view magic = r.Bytes(kStateMagic.size());
-    bool ok = r.ok && magic == kStateMagic && bytes.size() >= kStateMagic.size() + 4;
-    if (ok) {
-      const uint32_t crc = GetLittle32(bytes.data() + bytes.size() - 4);
-      ok = crc == crc32c::Value(bytes.data(), bytes.size() - 4);
-    }
-    NameMap names;
-    uint64_t checkpoint = 0, next_number = 1;
-    if (ok) {
-      r.in =
-          std::string_view(bytes).substr(kStateMagic.size(), bytes.size() - 4 - kStateMagic.size());
-      checkpoint = r.U64();
-      next_number = r.U64();
-      manifest = std::string(r.Bytes(r.U32()));
-      uint64_t n = r.U64();
-      for (uint64_t i = 0; r.ok && i < n; ++i) {
-        std::string name(r.Bytes(r.U32()));
-        Name e;
-        e.number = r.U64();
-        e.count = r.U64();
-        e.pending_first = e.count;
-        names.emplace(std::move(name), std::move(e));
-      }
-      ok = r.ok && r.in.empty();
-    }
-    if (ok) {
+    if (auto parsed = ParseState(bytes)) {
       std::lock_guard lock(runs_.manifest_mu());
-      names_ = std::move(names);
-      checkpoint_ = checkpoint;
-      next_number_.store(next_number);
-      flushed_checkpoint_ = checkpoint;
-      flushed_names_.assign(bytes.data() + kStateMagic.size() + 16 + 4 + manifest.size(),
-                            bytes.size() - 4 - (kStateMagic.size() + 16 + 4 + manifest.size()));
+      names_ = std::move(parsed->names);
+      checkpoint_ = parsed->checkpoint;
+      next_number_.store(parsed->next_number);
+      flushed_checkpoint_ = parsed->checkpoint;
+      flushed_names_ = std::move(parsed->flushed_names);
+      manifest = std::move(parsed->manifest);
     } else {
       StartOver(path + " is damaged");
-      manifest.clear();
     }
   }
   if (auto st = runs_.Load(manifest); !st) {

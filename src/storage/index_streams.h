@@ -108,6 +108,13 @@ class IndexStreams {
   };
   Stats GetStats() const;
 
+  // ---- strata check
+  // The run manifest in `dir`/STATE, or kCorruption when STATE is damaged.
+  static Result<std::string> VerifyStateFile(const std::string& dir);
+  const std::string& dir() const { return dir_; }
+  std::string runs_dir() const;
+  const IndexRuns& runs() const { return runs_; }
+
  private:
   struct Name {
     uint64_t number = 0;
@@ -120,6 +127,13 @@ class IndexStreams {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using NameMap = std::unordered_map<std::string, Name, NameHash, std::equal_to<>>;
+  struct ParsedState {
+    uint64_t checkpoint = 0, next_number = 1;
+    std::string manifest;
+    NameMap names;
+    std::string flushed_names;  // the encoded name table, as written
+  };
+  static std::optional<ParsedState> ParseState(std::string_view bytes);
 
   void FollowLoop();
   void MergeLoop();

@@ -92,6 +92,7 @@ class Shard {
   // The committed head of a stream, or nullopt if the store has never seen it.
   Result<std::optional<StreamHead>> GetHead(std::string_view stream);
   warm::WarmShard& warm() { return *warm_; }
+  const IndexRuns& runs() const { return runs_; }
   ShardId id() const { return id_; }
   ShardStats Stats();
 

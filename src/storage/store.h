@@ -27,6 +27,7 @@
 #include "model/expected_revision.h"
 #include "model/record.h"
 #include "model/types.h"
+#include "storage/check.h"
 #include "storage/options.h"
 
 namespace strata {
@@ -277,6 +278,10 @@ class Store {
   virtual Result<SnapshotInfo> Snapshot(
       const std::function<void(const SnapshotProgress&)>& progress) = 0;
 
+  // Scrubs what the store keeps (check.h): checksums of the log, the indexes and their
+  // metadata, and with options.cold every archived segment. Reads only; runs while the store
+  // serves. Problems are in the report; an error means the check itself could not run.
+  virtual Result<CheckReport> Check(const CheckOptions& options) = 0;
   // First position not yet durable: every position below it is readable from $all.
   virtual Position Watermark() const = 0;
   virtual StoreStats Stats() = 0;

@@ -11,6 +11,7 @@
 #include "base/coding.h"
 #include "base/uuid.h"
 #include "env/file.h"
+#include "storage/check_parts.h"
 #include "model/stream_name.h"
 
 namespace strata {
@@ -110,12 +111,6 @@ Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint3
   return env::WriteMetaFile(data_dir + "/STRATA", j.dump(2) + "\n");
 }
 
-namespace {
-struct StoreDescription {
-  uint32_t shards = 0, partitions = 0;
-};
-
-// STRATA, checked: a damaged file is kCorruption naming it and what to do, never an exception.
 Result<StoreDescription> ReadStoreDescription(const std::string& data_dir) {
   const std::string path = data_dir + "/STRATA";
   const std::string remedy =
@@ -151,7 +146,6 @@ Result<StoreDescription> ReadStoreDescription(const std::string& data_dir) {
   }
   return StoreDescription{*shards, *partitions};
 }
-}  // namespace
 
 Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const StoreOptions& options) {
   STRATA_TRY(options.Validate());
@@ -212,8 +206,14 @@ Status StoreImpl::OpenShards() {
     shards_.push_back(std::move(shard));
   }
   STRATA_TRY(OpenCold());
-  if (creating)
+  if (creating) {
+    // The commit point. The data directory may have existed (empty) before; its own entry must
+    // be durable too, or a power cut takes the whole new store with it.
+    fs::path abs = fs::absolute(dir, ec).lexically_normal();
+    if (abs.filename().empty()) abs = abs.parent_path();  // "data/" names "data"
+    STRATA_TRY(env::SyncDir(abs.has_parent_path() ? abs.parent_path().string() : "/"));
     STRATA_TRY(WriteStoreDescription(options_.data_dir, options_.shards, options_.partitions));
+  }
 
   // Positions are handed out only below a reservation persisted (synced) in shard 0, so that no
   // position a reader may have seen is reused after a crash, even with durability=async.
@@ -673,6 +673,30 @@ StoreStats StoreImpl::Stats() {
     s.write_error = refused->ToString();
   }
   return s;
+}
+
+Result<CheckReport> StoreImpl::Check(const CheckOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  CheckReport report;
+  report.online = true;
+  CheckStoreDescription(options_.data_dir, &report);
+  for (auto& shard : shards_) {
+    CheckWarm(shard->warm(), shard->id().value(), &report);
+    CheckLiveIndexRuns(shard->runs(), shard->id().value(), &report);
+    // Outbox segment files are being written by the archivers: checked offline only.
+  }
+  if (index_streams_) {
+    ++report.metadata_files;
+    if (auto st = IndexStreams::VerifyStateFile(index_streams_->dir());
+        !st && st.error().code() != ErrorCode::kObjectNotFound) {
+      report.Add({"index-streams-state", index_streams_->dir() + "/STATE", -1, 0, 0,
+                  st.error().ToString()});
+    }
+    CheckLiveIndexRuns(index_streams_->runs(), -1, &report);
+  }
+  if (options.cold && cold_store_) CheckColdTier(*cold_store_, options_.shards, &report);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
 }
 
 Status StoreImpl::OpenCold() {

@@ -24,6 +24,11 @@ namespace strata::storage {
 class SubscriptionImpl;
 // Writes <data_dir>/STRATA, the commit point of a new (or restored) store.
 Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint32_t partitions);
+struct StoreDescription {
+  uint32_t shards = 0, partitions = 0;
+};
+// STRATA, checked: a damaged file is kCorruption naming it and what to do, never an exception.
+Result<StoreDescription> ReadStoreDescription(const std::string& data_dir);
 // The last $all position a subscription has delivered or examined (for lag metrics).
 uint64_t SubscriptionPosition(const SubscriptionImpl* s);
 
@@ -53,6 +58,7 @@ class StoreImpl : public Store {
                  const std::function<bool(const RecordView&)>& visit) override;
   Result<std::unique_ptr<Subscription>> Subscribe(
       SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) override;
+  Result<CheckReport> Check(const CheckOptions& options) override;
   Position Watermark() const override { return ring_->watermark(); }
   StoreStats Stats() override;
   Status Close() override;

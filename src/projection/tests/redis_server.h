@@ -1,6 +1,8 @@
 // A real redis-server for tests: started on a free port of 127.0.0.1 in a fresh directory, with
 // AOF on (appendfsync always, so a SIGKILL loses nothing acknowledged), stopped and removed at
-// the end. Kill() and Start() again restart it on the same port and data, for crash tests.
+// the end. Stop() and Start() again restart it on the same port and data, for crash tests;
+// Stop(), Wipe(), Start() is a Redis that lost its disk and comes back empty. Extra arguments
+// (set_extra_args) apply from the next Start().
 #pragma once
 
 #include <gtest/gtest.h>
@@ -21,7 +23,8 @@ namespace strata::testing {
 
 class RedisServer {
  public:
-  RedisServer() {
+  explicit RedisServer(std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)) {
     static int n = 0;
     dir_ = std::filesystem::temp_directory_path() /
            ("strata-redis-" + std::to_string(getpid()) + "-" + std::to_string(n++));
@@ -35,17 +38,27 @@ class RedisServer {
     std::filesystem::remove_all(dir_);
   }
 
+  // Starts redis-server and waits until it answers PING (after loading its data).
   void Start() {
+    std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--dir",
+                                     dir_.string()};
+    for (const char* a : {"--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+                          "--appendfsync", "always", "--daemonize", "no"}) {
+      args.push_back(a);
+    }
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
-      const std::string port = std::to_string(port_);
       freopen("/dev/null", "w", stdout);
-      execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port.c_str(), "--dir",
-             dir_.c_str(), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-             "--daemonize", "no", nullptr);
+      execvp("redis-server", argv.data());
       _exit(127);
     }
-    for (int i = 0; i < 200; ++i) {
+    // Loading a large AOF can take seconds: PING answers LOADING until it is done.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
       if (Ping()) return;
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -56,6 +69,13 @@ class RedisServer {
     }
     FAIL() << "redis-server did not answer on 127.0.0.1:" << port_;
   }
+  // Deletes its data files (while stopped): the next Start() comes back with nothing at all.
+  void Wipe() {
+    ASSERT_LE(pid_, 0) << "Wipe() a running redis-server";
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // SIGKILL (a crash) or SIGTERM; waits for the process.
   void Stop(int sig = SIGKILL) {
     if (pid_ <= 0) return;
@@ -130,6 +150,7 @@ class RedisServer {
   }
 
  private:
+  std::vector<std::string> extra_args_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int port_ = 0;

@@ -189,4 +189,14 @@ grpc::Status AdminService::Projection(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::Check(grpc::ServerContext* ctx, const strata::v1::CheckRequest* in,
+                                 strata::v1::CheckResponse* out) {
+  CheckOptions o;
+  o.cold = in->cold();
+  auto r = store_->Check(o);
+  if (!r) return ToStatus(r.error(), ctx, "");
+  out->set_json(r->ToJson());
+  return grpc::Status::OK;
+}
+
 }  // namespace strata::server

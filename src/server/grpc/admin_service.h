@@ -30,6 +30,8 @@ class AdminService final : public strata::v1::Admin::Service {
                         strata::v1::SnapshotResult* out) override;
   grpc::Status Projection(grpc::ServerContext*, const strata::v1::ProjectionRequest*,
                           strata::v1::ProjectionResponse* out) override;
+  grpc::Status Check(grpc::ServerContext*, const strata::v1::CheckRequest* in,
+                     strata::v1::CheckResponse* out) override;
 
  private:
   Store* store_;

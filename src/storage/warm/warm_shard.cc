@@ -6,6 +6,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_reader.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -58,14 +59,31 @@ class SharedRocks : public SharedResources {
   std::shared_ptr<rocksdb::WriteBufferManager> wbm;
 };
 
+// Remembers where it was, so that a read that meets a damaged block can say which positions
+// it could not read.
 class RocksCursor : public EventCursor {
  public:
-  explicit RocksCursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
-  void Seek(Position p) override { it_->Seek(PositionKey(p)); }
-  void SeekForPrev(Position p) override { it_->SeekForPrev(PositionKey(p)); }
+  RocksCursor(std::unique_ptr<rocksdb::Iterator> it, const std::string& dir)
+      : it_(std::move(it)), dir_(dir) {}
+  void Seek(Position p) override {
+    at_ = p.value();
+    it_->Seek(PositionKey(p));
+    Note();
+  }
+  void SeekForPrev(Position p) override {
+    at_ = p.value();
+    it_->SeekForPrev(PositionKey(p));
+    Note();
+  }
   bool Valid() const override { return it_->Valid(); }
-  void Next() override { it_->Next(); }
-  void Prev() override { it_->Prev(); }
+  void Next() override {
+    it_->Next();
+    Note();
+  }
+  void Prev() override {
+    it_->Prev();
+    Note();
+  }
   Position position() const override { return Position(GetBigEndian64(it_->key().data())); }
   std::string_view record() const override {
     auto v = it_->value();
@@ -73,11 +91,18 @@ class RocksCursor : public EventCursor {
   }
   Status status() const override {
     if (it_->status().ok()) return OkStatus();
-    return FromRocks(it_->status(), "reading the events column family");
+    return FromRocks(it_->status(), "reading the log of " + dir_ + " from position " +
+                                        std::to_string(at_) +
+                                        " on (it is not served; run 'strata check')");
   }
 
  private:
+  void Note() {
+    if (it_->Valid()) at_ = GetBigEndian64(it_->key().data());
+  }
   std::unique_ptr<rocksdb::Iterator> it_;
+  const std::string dir_;
+  uint64_t at_ = 0;
 };
 
 }  // namespace
@@ -131,6 +156,19 @@ WarmShard::~WarmShard() = default;
 Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
                                                    const StoreOptions& options,
                                                    std::shared_ptr<SharedResources> shared) {
+  return OpenImpl(dir, options, std::move(shared), /*read_only=*/false);
+}
+
+Result<std::unique_ptr<WarmShard>> WarmShard::OpenReadOnly(const std::string& dir,
+                                                           const StoreOptions& options,
+                                                           std::shared_ptr<SharedResources> shared) {
+  return OpenImpl(dir, options, std::move(shared), /*read_only=*/true);
+}
+
+Result<std::unique_ptr<WarmShard>> WarmShard::OpenImpl(const std::string& dir,
+                                                       const StoreOptions& options,
+                                                       std::shared_ptr<SharedResources> shared,
+                                                       bool read_only) {
   auto* res = static_cast<SharedRocks*>(shared.get());
   // Background flushes and compactions yield to the writer threads (latency over throughput).
   static std::once_flag lowered;
@@ -141,7 +179,7 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
   });
   const WarmOptions& w = options.warm;
   rocksdb::DBOptions db;
-  db.create_if_missing = options.create_if_missing;
+  db.create_if_missing = options.create_if_missing && !read_only;
   db.create_missing_column_families = true;
   db.paranoid_checks = true;
   db.max_background_jobs = w.max_background_jobs;
@@ -149,9 +187,10 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
   db.bytes_per_sync = 1 << 20;
   db.wal_bytes_per_sync = 0;
   db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  // Reuse WAL files: an fdatasync that overwrites existing blocks needs no metadata commit and
-  // is about twice as fast here as one that grows the file (DESIGN.md).
-  db.recycle_log_file_num = 4;
+  // No WAL recycling, though an fdatasync that overwrites blocks is about twice as fast here
+  // (DESIGN.md): RocksDB 7.8 turns it off silently with point-in-time recovery (SanitizeOptions
+  // in db_impl_open.cc), and with the one mode it allows, recovering a recycled WAL after a power
+  // cut loops forever (found with tests/powerloss; facebook/rocksdb#11968, fixed in 8.8).
   db.statistics = rocksdb::CreateDBStatistics();
   db.statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   db.max_total_wal_size = 512ull << 20;
@@ -199,8 +238,12 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
-  s = rocksdb::DB::Open(db, dir, descs, &rep->cfs, &raw);
-  if (!s.ok()) return FromRocks(s, "opening the warm tier at " + dir);
+  if (read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db, dir, descs, &rep->cfs, &raw);
+  } else {
+    s = rocksdb::DB::Open(db, dir, descs, &rep->cfs, &raw);
+  }
+  if (!s.ok()) return FromRocks(s, "opening the warm tier at " + dir, dir);
   rep->db.reset(raw);
   return std::unique_ptr<WarmShard>(new WarmShard(std::move(rep)));
 }
@@ -260,7 +303,8 @@ Status WarmShard::GetRecordsIfPresent(const std::vector<Position>& positions,
     if (statuses[i].IsNotFound()) {
       (*found)[i] = false;
     } else if (!statuses[i].ok()) {
-      return FromRocks(statuses[i], "reading events");
+      return FromRocks(statuses[i], "reading position " + std::to_string(positions[i].value()) +
+                                        " from " + rep_->dir);
     }
   }
   return OkStatus();
@@ -316,7 +360,8 @@ std::unique_ptr<EventCursor> WarmShard::NewCursor(bool fill_cache) {
   ro.readahead_size = 2 << 20;
   ro.verify_checksums = true;
   return std::make_unique<RocksCursor>(
-      std::unique_ptr<rocksdb::Iterator>(rep_->db->NewIterator(ro, rep_->cfs[kEvents])));
+      std::unique_ptr<rocksdb::Iterator>(rep_->db->NewIterator(ro, rep_->cfs[kEvents])),
+      rep_->dir);
 }
 
 Result<std::optional<Position>> WarmShard::LastPosition() {
@@ -399,6 +444,31 @@ Status WarmShard::ForEachHead(
   }
   if (!it->status().ok()) return FromRocks(it->status(), "listing stream heads");
   return OkStatus();
+}
+
+std::vector<WarmFileCheck> WarmShard::VerifyFiles() {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  rep_->db->GetLiveFilesMetaData(&files);
+  std::vector<WarmFileCheck> out;
+  rocksdb::Options o;
+  for (const auto& f : files) {
+    WarmFileCheck c;
+    c.file = f.db_path + f.name;
+    c.column_family = f.column_family_name;
+    c.bytes = f.size;
+    if (f.column_family_name == kCfNames[kEvents] && f.smallestkey.size() == 8 &&
+        f.largestkey.size() == 8) {
+      c.first_position = GetBigEndian64(f.smallestkey.data());
+      c.last_position = GetBigEndian64(f.largestkey.data());
+    }
+    rocksdb::SstFileReader reader(o);
+    auto s = reader.Open(c.file);
+    if (s.ok()) s = reader.VerifyChecksum();
+    if (s.IsNotFound() || s.IsPathNotFound()) continue;  // compacted away meanwhile
+    if (!s.ok()) c.error = FromRocks(s, "verifying " + c.file).ToString();
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 WarmStats WarmShard::Stats() {

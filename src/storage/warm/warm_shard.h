@@ -74,11 +74,25 @@ struct WarmStats {
   bool write_stopped = false;
 };
 
+// One SST file checked by VerifyFiles (strata check).
+struct WarmFileCheck {
+  std::string file;
+  std::string column_family;
+  uint64_t bytes = 0;
+  uint64_t first_position = 0, last_position = 0;  // events column family only
+  std::string error;                               // empty when every block checks out
+};
+
 class WarmShard {
  public:
   static Result<std::unique_ptr<WarmShard>> Open(const std::string& dir,
                                                  const StoreOptions& options,
                                                  std::shared_ptr<SharedResources> shared);
+  // Without writing anything (no recovery writes, no compactions): for strata check of a store
+  // no process has open. Only reads are valid.
+  static Result<std::unique_ptr<WarmShard>> OpenReadOnly(const std::string& dir,
+                                                         const StoreOptions& options,
+                                                         std::shared_ptr<SharedResources> shared);
   ~WarmShard();
 
   // Writes records keyed by position in one atomic batch; with sync, returns after the WAL is
@@ -110,6 +124,8 @@ class WarmShard {
   Status ForEachHead(const std::function<bool(std::string_view, std::string_view)>& visit);
 
   WarmStats Stats();
+  // Reads every block of every live SST file and checks its checksum (strata check).
+  std::vector<WarmFileCheck> VerifyFiles();
 
   // Cold tier support.
   // Removes the records in [from, to) and sets meta `key` to `value` in one synced batch.
@@ -122,6 +138,10 @@ class WarmShard {
 
  private:
   struct Rep;
+  static Result<std::unique_ptr<WarmShard>> OpenImpl(const std::string& dir,
+                                                     const StoreOptions& options,
+                                                     std::shared_ptr<SharedResources> shared,
+                                                     bool read_only);
   explicit WarmShard(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -175,11 +176,24 @@ class RedisSink::Connection {
 };
 
 namespace {
-// An error reply (or a reply of an unexpected type) as an Error.
+// An error reply as an Error. A Redis that cannot serve yet (loading its AOF after a restart,
+// busy in a script, a replica without its master) answers with an error, not with data: that is
+// kUnavailable, retried like a Redis that is down, never read as a value.
 Status Check(const redisReply* r, const std::string& what) {
-  if (r->type == REDIS_REPLY_ERROR) {
-    return Error(ErrorCode::kInternal, what + ": Redis answered " + std::string(Text(r)));
+  if (r->type != REDIS_REPLY_ERROR) return OkStatus();
+  const std::string_view text = Text(r);
+  for (std::string_view transient : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"}) {
+    if (text.starts_with(transient)) {
+      return Error(ErrorCode::kUnavailable, what + ": Redis answered '" + std::string(text) +
+                                                "'; the projection retries until it can serve");
+    }
   }
+  return Error(ErrorCode::kInternal, what + ": Redis answered " + std::string(text));
+}
+
+// Checks every reply; the first error.
+Status CheckAll(const std::vector<Reply>& replies, const std::string& what) {
+  for (const auto& r : replies) STRATA_TRY(Check(r.get(), what));
   return OkStatus();
 }
 
@@ -197,6 +211,10 @@ SinkState ParseMeta(uint64_t generation, const redisReply* r) {
       s.fingerprint = std::string(v);
     } else if (k == "updated_us") {
       s.updated_us = static_cast<int64_t>(ParseU64(v));
+    } else if (k == "writer") {
+      s.writer = std::string(v);
+    } else if (k == "epoch") {
+      s.epoch = ParseU64(v);
     }
   }
   return s;
@@ -248,28 +266,94 @@ Result<SinkState> RedisSink::State(uint64_t generation) {
   return ParseMeta(generation, (*r)[0].get());
 }
 
-Status RedisSink::Commit(const Model& delta, Position expected, const SinkState& after,
-                         bool absolute) {
+Result<SinkState> RedisSink::Claim(uint64_t generation, const std::string& writer,
+                                   uint64_t min_epoch) {
   std::lock_guard lock(mu_);
   STRATA_TRY(conn_->Ensure());
-  const std::string meta = MetaKey(after.generation), model = ModelKey(after.generation);
+  const std::string meta = MetaKey(generation), model = ModelKey(generation);
+  const std::string next = base_ + ":next", g = std::to_string(generation);
+  // WATCH, read, then write in MULTI/EXEC: a commit or claim by someone else in between makes
+  // EXEC fail, and the claim reads again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    conn_->Append({"WATCH", meta, next});
+    conn_->Append({"HGETALL", meta});
+    conn_->Append({"GET", next});
+    auto r = conn_->Flush();
+    if (!r) return r.error();
+    if (auto st = CheckAll(*r, "claiming " + meta); !st) {
+      Unwatch();
+      return st.error();
+    }
+    SinkState s = ParseMeta(generation, (*r)[1].get());
+    s.writer = writer;
+    s.epoch = std::max(s.epoch, min_epoch) + 1;
+    const std::string epoch = std::to_string(s.epoch);
+    conn_->Append({"MULTI"});
+    size_t queued = 1;
+    if (s.checkpoint.value() == 0) {  // holds nothing: no model may be left behind
+      conn_->Append({"UNLINK", model});
+      ++queued;
+    }
+    conn_->Append({"HSET", meta, "writer", writer, "epoch", epoch});
+    if (ParseU64(Text((*r)[2].get())) < generation) {
+      conn_->Append({"SET", next, g});
+      ++queued;
+    }
+    conn_->Append({"EXEC"});
+    queued += 2;
+    auto x = conn_->Flush();
+    if (!x) return x.error();
+    for (size_t i = 0; i + 1 < queued; ++i) {
+      STRATA_TRY(Check((*x)[i].get(), "queueing the claim of " + meta));
+    }
+    const redisReply* exec = x->back().get();
+    if (exec->type == REDIS_REPLY_NIL) continue;  // changed under the claim: read it again
+    STRATA_TRY(Check(exec, "claiming " + meta));
+    for (size_t i = 0; i < exec->elements; ++i) {
+      STRATA_TRY(Check(exec->element[i], "claiming " + meta));
+    }
+    return s;
+  }
+  return Error(ErrorCode::kConflict, address_.Describe() + " " + meta +
+                                         " changed under three claims in a row: another writer "
+                                         "is committing to it");
+}
+
+void RedisSink::Unwatch() {
+  conn_->Append({"UNWATCH"});
+  IgnoreError(conn_->Flush());  // a broken connection drops the WATCH with it
+}
+
+Status RedisSink::Fence(const std::string& meta, Position expected, const SinkState& after) {
   conn_->Append({"WATCH", meta});
-  conn_->Append({"HGET", meta, "checkpoint"});
+  conn_->Append({"HMGET", meta, "checkpoint", "writer", "epoch"});
   auto r = conn_->Flush();
   if (!r) return r.error();
-  STRATA_TRY(Check((*r)[0].get(), "WATCH"));
-  const uint64_t found = ParseU64(Text((*r)[1].get()));
-  if (found != expected.value()) {
-    conn_->Append({"UNWATCH"});
-    IgnoreError(conn_->Flush());
-    return Error(ErrorCode::kConflict,
-                 fmt::format("{} {} is at checkpoint {}, not {}: another writer applied events "
-                             "(two servers running this projection?)",
-                             address_.Describe(), meta, found, expected.value()));
+  const redisReply* found = (*r)[1].get();
+  auto st = CheckAll(*r, "reading " + meta);
+  if (st && (found->type != REDIS_REPLY_ARRAY || found->elements != 3)) {
+    st = Error(ErrorCode::kInternal, "reading " + meta + ": HMGET returned no array of 3");
   }
-  conn_->Append({"MULTI"});
-  size_t commands = 1;
-  std::vector<std::string> numbers;  // keeps the formatted scores alive until sent
+  if (!st) {
+    Unwatch();
+    return st;
+  }
+  const uint64_t checkpoint = ParseU64(Text(found->element[0]));
+  const std::string_view writer = Text(found->element[1]);
+  const uint64_t epoch = ParseU64(Text(found->element[2]));
+  if (checkpoint == expected.value() && writer == after.writer && epoch == after.epoch) {
+    return OkStatus();
+  }
+  Unwatch();
+  return Error(ErrorCode::kConflict,
+               fmt::format("{} {} is at checkpoint {} owned by '{}' epoch {}, not at {} owned by "
+                           "'{}' epoch {}",
+                           address_.Describe(), meta, checkpoint, writer, epoch, expected.value(),
+                           after.writer, after.epoch));
+}
+
+size_t RedisSink::QueueModel(const std::string& model, const Model& delta, bool absolute) {
+  size_t commands = 0;
   constexpr size_t kPairsPerCommand = 512;
   if ((op_ == Op::kCount || op_ == Op::kSum) && !absolute) {
     for (const auto& [k, v] : delta.numbers()) {
@@ -277,8 +361,10 @@ Status RedisSink::Commit(const Model& delta, Position expected, const SinkState&
       conn_->Append({"ZINCRBY", model, n, k});
       ++commands;
     }
-  } else if (op_ == Op::kLastText) {
-    std::vector<std::string_view> args;
+    return commands;
+  }
+  std::vector<std::string_view> args;
+  if (op_ == Op::kLastText) {
     for (const auto& [k, v] : delta.texts()) {
       if (args.empty()) args = {"HSET", model};
       args.push_back(k);
@@ -293,42 +379,51 @@ Status RedisSink::Commit(const Model& delta, Position expected, const SinkState&
       conn_->Append(args);
       ++commands;
     }
-  } else {
-    // Plain ZADD sets whole values (absolute commits, and `last`).
-    const char* flag = absolute          ? nullptr
-                       : op_ == Op::kMin ? "LT"
-                       : op_ == Op::kMax ? "GT"
-                                         : nullptr;
-    numbers.reserve(kPairsPerCommand);
-    std::vector<std::string_view> args;
-    auto start = [&] {
-      args = {"ZADD", model};
-      if (flag) args.push_back(flag);
-      numbers.clear();
-    };
-    start();
-    size_t pairs = 0;
-    for (const auto& [k, v] : delta.numbers()) {
-      numbers.push_back(Num(v));
-      args.push_back(numbers.back());
-      args.push_back(k);
-      if (++pairs == kPairsPerCommand) {
-        conn_->Append(args);
-        ++commands;
-        start();
-        pairs = 0;
-      }
-    }
-    if (pairs) {
+    return commands;
+  }
+  // Plain ZADD sets whole values (absolute commits, and `last`).
+  const char* flag = absolute ? nullptr : op_ == Op::kMin ? "LT" : op_ == Op::kMax ? "GT" : nullptr;
+  std::vector<std::string> numbers;  // the formatted scores, alive until queued (no reallocation)
+  numbers.reserve(kPairsPerCommand);
+  auto start = [&] {
+    args = {"ZADD", model};
+    if (flag) args.push_back(flag);
+    numbers.clear();
+  };
+  start();
+  size_t pairs = 0;
+  for (const auto& [k, v] : delta.numbers()) {
+    numbers.push_back(Num(v));
+    args.push_back(numbers.back());
+    args.push_back(k);
+    if (++pairs == kPairsPerCommand) {
       conn_->Append(args);
       ++commands;
+      start();
+      pairs = 0;
     }
   }
+  if (pairs) {
+    conn_->Append(args);
+    ++commands;
+  }
+  return commands;
+}
+
+Status RedisSink::Commit(const Model& delta, Position expected, const SinkState& after,
+                         bool absolute) {
+  std::lock_guard lock(mu_);
+  STRATA_TRY(conn_->Ensure());
+  const std::string meta = MetaKey(after.generation), model = ModelKey(after.generation);
+  STRATA_TRY(Fence(meta, expected, after));
+  conn_->Append({"MULTI"});
+  size_t commands = 1 + QueueModel(model, delta, absolute);
   const std::string cp = std::to_string(after.checkpoint.value());
   const std::string ev = std::to_string(after.events);
   const std::string ts = std::to_string(after.updated_us);
+  const std::string epoch = std::to_string(after.epoch);
   conn_->Append({"HSET", meta, "checkpoint", cp, "events", ev, "fingerprint", after.fingerprint,
-                 "updated_us", ts});
+                 "updated_us", ts, "writer", after.writer, "epoch", epoch});
   conn_->Append({"EXEC"});
   commands += 2;
   auto replies = conn_->Flush();
@@ -338,9 +433,8 @@ Status RedisSink::Commit(const Model& delta, Position expected, const SinkState&
   }
   const redisReply* exec = replies->back().get();
   if (exec->type == REDIS_REPLY_NIL) {
-    return Error(ErrorCode::kConflict, address_.Describe() + " " + meta +
-                                           " changed during the commit: another writer applied "
-                                           "events (two servers running this projection?)");
+    return Error(ErrorCode::kConflict,
+                 address_.Describe() + " " + meta + " changed during the commit");
   }
   STRATA_TRY(Check(exec, "EXEC"));
   for (size_t i = 0; i < exec->elements; ++i) STRATA_TRY(Check(exec->element[i], "the commit"));

@@ -2,10 +2,12 @@
 //   <prefix>:<name>:current        the generation readers use (a number)
 //   <prefix>:<name>:next           generation counter (INCR)
 //   <prefix>:<name>:g<G>:model     numeric kinds: a sorted set key -> value; last: a hash
-//   <prefix>:<name>:g<G>:meta      hash: checkpoint, events, fingerprint, updated_us
-// A commit is WATCH meta, a check of the checkpoint, then MULTI, the model's changes (ZINCRBY per
-// key for counts and sums, ZADD LT/GT for min/max, ZADD/HSET for last values) and the new meta,
-// EXEC: Redis applies all of it or none, and AOF replays it the same way after a crash.
+//   <prefix>:<name>:g<G>:meta      hash: checkpoint, events, fingerprint, updated_us, writer, epoch
+// A commit is WATCH meta, a check of the checkpoint and the owner (writer, epoch), then MULTI, the
+// model's changes (ZINCRBY per key for counts and sums, ZADD LT/GT for min/max, ZADD/HSET for last
+// values) and the new meta, EXEC: Redis applies all of it or none, and AOF replays it the same way
+// after a crash. A claim is WATCH meta next, a read, then MULTI, the new owner, EXEC. Error
+// replies of a Redis that cannot serve yet (LOADING after a restart) are kUnavailable, never data.
 // Thread-safety: one connection behind a mutex; calls from several threads are serialised.
 #pragma once
 
@@ -40,6 +42,8 @@ class RedisSink : public Sink {
   Result<uint64_t> Current() override;
   Result<uint64_t> NewGeneration() override;
   Result<SinkState> State(uint64_t generation) override;
+  Result<SinkState> Claim(uint64_t generation, const std::string& writer,
+                          uint64_t min_epoch) override;
   Status Commit(const Model& delta, Position expected, const SinkState& after,
                 bool absolute) override;
   bool PrefersAbsolute() const override { return true; }
@@ -53,6 +57,13 @@ class RedisSink : public Sink {
 
  private:
   class Connection;
+  // These three: the caller holds mu_ and has connected.
+  // WATCHes `meta` and checks it is at `expected`, owned by after.writer at after.epoch
+  // (kConflict with what it found otherwise, and the WATCH is dropped).
+  Status Fence(const std::string& meta, Position expected, const SinkState& after);
+  // Queues a commit's model commands (inside MULTI); returns how many.
+  size_t QueueModel(const std::string& model, const Model& delta, bool absolute);
+  void Unwatch();
   const RedisAddress address_;
   const std::string base_;
   const Op op_;
