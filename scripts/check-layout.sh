@@ -7,7 +7,7 @@ fail=0
 bad=$(grep -rln '#include <rocksdb/' src | grep -v '^src/storage/warm/' || true)
 if [ -n "$bad" ]; then echo "layout: RocksDB included outside src/storage/warm: $bad"; fail=1; fi
 for m in base model; do
-  bad=$(grep -rlnE '#include "(storage|cli|server|app|router|projection|query)/' src/$m || true)
+  bad=$(grep -rlnE '#include "(env|objstore|storage|cli|server|app|router|projection|query)/' src/$m || true)
   if [ -n "$bad" ]; then echo "layout: src/$m includes a higher module: $bad"; fail=1; fi
 done
 bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/storage || true)
@@ -18,8 +18,12 @@ bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/clien
 if [ -n "$bad" ]; then echo "layout: src/client includes the server or the CLI: $bad"; fail=1; fi
 bad=$(grep -rlnE '#include <(curl/|pugixml)' src | grep -v '^src/objstore/s3/' || true)
 if [ -n "$bad" ]; then echo "layout: curl or pugixml included outside src/objstore/s3: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include "(model|objstore|storage|cli|server|client|wire|app|router|projection|query)/' src/env || true)
+if [ -n "$bad" ]; then echo "layout: src/env includes more than src/base: $bad"; fail=1; fi
+bad=$(grep -rln '#include <fuse' src || true)
+if [ -n "$bad" ]; then echo "layout: FUSE is a test tool (tests/powerloss), not in src: $bad"; fail=1; fi
 bad=$(grep -rlnE '#include "(model|storage|cli|server|client|wire|app|router|projection|query)/' src/objstore || true)
-if [ -n "$bad" ]; then echo "layout: src/objstore includes more than src/base: $bad"; fail=1; fi
+if [ -n "$bad" ]; then echo "layout: src/objstore includes more than src/base and src/env: $bad"; fail=1; fi
 # hiredis in the Redis sink (and the tests that drive a real Redis); simdjson in the fold.
 bad=$(grep -rln '#include <hiredis/' src | grep -vE '^src/projection/(sinks/redis|tests)/' || true)
 if [ -n "$bad" ]; then echo "layout: hiredis included outside src/projection/sinks/redis: $bad"; fail=1; fi

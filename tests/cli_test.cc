@@ -44,7 +44,7 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, EveryCommandHasHelp) {
   for (const char* cmd : {"append", "read", "tail", "stats", "bench", "bench ingest", "bench read",
                           "bench tail", "stress", "serve", "archive status", "archive flush",
-                          "segments list", "snapshot", "restore"}) {
+                          "segments list", "snapshot", "restore", "check"}) {
     auto out = Strata(std::string(cmd) + " --help");
     EXPECT_EQ(out.status, 0) << cmd;
     EXPECT_NE(out.text.find("--data"), std::string::npos) << cmd << ":\n" << out.text;
@@ -171,6 +171,34 @@ TEST_F(Cli, RestoreOntoAFreshDirectoryPassesStressVerify) {
   auto again = Strata("restore --from file://" + (dir_ / "cold").string() + fresh);
   EXPECT_EQ(again.status, 2) << again.text;
   EXPECT_NE(again.text.find("restore into an empty directory"), std::string::npos) << again.text;
+}
+
+TEST_F(Cli, CheckReportsACleanStoreAndADamagedOneWithExitStatuses) {
+  ASSERT_EQ(Strata("append c-1 --type A --payload '{}'" + Data()).status, 0);
+  auto clean = Strata("check" + Data());
+  EXPECT_EQ(clean.status, 0) << clean.text;
+  EXPECT_NE(clean.text.find("check: 0 problems; checked 1 records"), std::string::npos)
+      << clean.text;
+  auto json = Strata("check --json" + Data());
+  EXPECT_EQ(json.status, 0) << json.text;
+  EXPECT_NE(json.text.find("\"ok\":true"), std::string::npos) << json.text;
+  // A damaged cold-url: reported by check (exit 1), and a clear error for other commands.
+  {
+    std::ofstream(dir_ / "cold-url", std::ios::trunc)
+        << "file:///x\n#strata-meta v1 length=9 crc32c=00000000\n";
+  }
+  auto damaged = Strata("check" + Data());
+  EXPECT_EQ(damaged.status, 1) << damaged.text;
+  EXPECT_NE(damaged.text.find("PROBLEM metadata in " + (dir_ / "cold-url").string()),
+            std::string::npos)
+      << damaged.text;
+  auto read = Strata("read c-1" + Data());
+  EXPECT_NE(read.status, 0) << read.text;
+  EXPECT_NE(read.text.find("corruption"), std::string::npos) << read.text;
+  EXPECT_NE(read.text.find("--cold"), std::string::npos) << "says how to set it again";
+  auto none = Strata("check --data " + dir_.string() + "-missing");
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.text.find("no Strata store"), std::string::npos) << none.text;
 }
 
 }  // namespace

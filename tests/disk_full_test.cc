@@ -164,6 +164,11 @@ void ExpectAllAcked(Store& store, const std::map<std::string, std::vector<Acked>
       if (r->end_of_stream || !r->next) break;
       from = r->next;
     }
+    // Revisions stay gapless: a failed append's revisions were rolled back, not skipped.
+    uint64_t expect = 0;
+    for (const auto& [revision, at] : by_revision) {
+      ASSERT_EQ(revision, expect++) << where << ": " << stream << " has a gap in its revisions";
+    }
     for (const auto& a : acks) {
       for (size_t i = 0; i < a.ids.size(); ++i) {
         auto it = by_revision.find(a.first_revision + i);

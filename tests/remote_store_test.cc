@@ -197,6 +197,13 @@ TEST_F(Remote, CliCommandsWorkAgainstTheServer) {
   auto [c5, o5] = run("tail cli-1 --from-start --count 1");
   EXPECT_EQ(c5, 0) << o5;
   EXPECT_NE(o5.find("Placed"), std::string::npos) << o5;
+  // The running server checks itself.
+  auto [c6, o6] = run("check");
+  EXPECT_EQ(c6, 0) << o6;
+  EXPECT_NE(o6.find("check (online): 0 problems"), std::string::npos) << o6;
+  auto [c7, o7] = run("stats");
+  EXPECT_EQ(c7, 0) << o7;
+  EXPECT_NE(o7.find("appends accepted"), std::string::npos) << o7;
 }
 
 }  // namespace

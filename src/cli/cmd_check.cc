@@ -40,7 +40,9 @@ int Run(const CheckFlags& f) {
               << " is reading everything it keeps…\n";
     report = store->Check(co);
   } else {
-    auto options = f.store.ToOptions();
+    StoreFlags flags = f.store;
+    if (!co.cold) flags.cold = "none";  // cold-url is then checked below, not needed to open
+    auto options = flags.ToOptions();
     if (!options) return ReportError(options.error());
     std::cerr << "strata check: reading everything in " << options->data_dir
               << (co.cold ? " and its cold tier " + options->cold.url : std::string()) << "…\n";

@@ -33,9 +33,12 @@ std::string CheckReport::ToJson() const {
     }
     ps.push_back(std::move(o));
   }
-  j["checked"] = {{"records", records},          {"warm_files", warm_files},
-                  {"index_runs", index_runs},    {"metadata_files", metadata_files},
-                  {"local_segments", local_segments}, {"cold_segments", cold_segments},
+  j["checked"] = {{"records", records},
+                  {"warm_files", warm_files},
+                  {"index_runs", index_runs},
+                  {"metadata_files", metadata_files},
+                  {"local_segments", local_segments},
+                  {"cold_segments", cold_segments},
                   {"cold_blocks", cold_blocks}};
   j["seconds"] = seconds;
   return j.dump();
@@ -43,8 +46,8 @@ std::string CheckReport::ToJson() const {
 
 Result<CheckReport> CheckReport::FromJson(std::string_view json) {
   auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("problems") ||
-      !j["problems"].is_array() || !j.contains("checked") || !j["checked"].is_object()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("problems") || !j["problems"].is_array() ||
+      !j.contains("checked") || !j["checked"].is_object()) {
     return Error(ErrorCode::kInternal, "the server's check report is not the expected JSON");
   }
   auto u64 = [](const nlohmann::json& o, const char* k) -> uint64_t {
@@ -60,7 +63,8 @@ Result<CheckReport> CheckReport::FromJson(std::string_view json) {
     p.kind = str(o, "kind");
     p.location = str(o, "location");
     p.message = str(o, "message");
-    p.shard = o.contains("shard") && o["shard"].is_number_integer() ? o["shard"].get<int64_t>() : -1;
+    p.shard =
+        o.contains("shard") && o["shard"].is_number_integer() ? o["shard"].get<int64_t>() : -1;
     p.first_position = u64(o, "first_position");
     p.last_position = u64(o, "last_position");
     r.problems.push_back(std::move(p));
@@ -157,10 +161,10 @@ void CheckWarm(warm::WarmShard& warm, uint32_t shard, CheckReport* report) {
       if (!v) {
         report->Add(Problem("record", "", shard, v.error().ToString(), p, p));
       } else if (v->header.position.value() != p) {
-        report->Add(Problem("record", "", shard,
-                            fmt::format("the record under key {} says position {}", p,
-                                        v->header.position.value()),
-                            p, p));
+        report->Add(Problem(
+            "record", "", shard,
+            fmt::format("the record under key {} says position {}", p, v->header.position.value()),
+            p, p));
       } else if (p <= last) {
         report->Add(Problem("record", "", shard,
                             fmt::format("position {} after {}: not increasing", p, last), p, p));
@@ -222,20 +226,20 @@ void CheckLocalSegments(const std::string& outbox, uint32_t shard, CheckReport* 
     ++report->local_segments;
     auto reader = cold::SegmentReader::Open(**local, name);
     if (!reader) {
-      report->Add(Problem("local-segment", entry.path().string(), shard,
-                          reader.error().ToString() +
-                              " (an unfinished export: the archiver writes it anew)"));
+      report->Add(Problem(
+          "local-segment", entry.path().string(), shard,
+          reader.error().ToString() + " (an unfinished export: the archiver writes it anew)"));
       continue;
     }
     const auto& blocks = (*reader)->footer().blocks;
     for (size_t b = 0; b < blocks.size(); ++b) {
       auto block = (*reader)->ReadBlock(b);
-      Status st = block ? cold::ForEachRecord(*block, [](uint64_t, std::string_view) { return true; })
-                        : Status(block.error());
+      Status st = block
+                      ? cold::ForEachRecord(*block, [](uint64_t, std::string_view) { return true; })
+                      : Status(block.error());
       if (!st) {
-        report->Add(Problem("local-segment", entry.path().string(), shard,
-                            st.error().ToString(), blocks[b].first_position,
-                            blocks[b].last_position));
+        report->Add(Problem("local-segment", entry.path().string(), shard, st.error().ToString(),
+                            blocks[b].first_position, blocks[b].last_position));
       }
     }
   }
@@ -267,9 +271,9 @@ void CheckColdTier(objstore::ObjectStore& store, uint32_t shards, CheckReport* r
       for (size_t b = 0; b < footer.blocks.size(); ++b) {
         ++report->cold_blocks;
         auto block = (*reader)->ReadBlock(b);
-        Status st = block ? cold::ForEachRecord(
-                                *block, [](uint64_t, std::string_view) { return true; })
-                          : Status(block.error());
+        Status st =
+            block ? cold::ForEachRecord(*block, [](uint64_t, std::string_view) { return true; })
+                  : Status(block.error());
         if (!st) {
           report->Add(Problem("cold-segment", s.key, shard, st.error().ToString(),
                               footer.blocks[b].first_position, footer.blocks[b].last_position));
@@ -309,8 +313,8 @@ Result<CheckReport> CheckDataDir(const StoreOptions& options, const CheckOptions
     CheckWarm(**warm, i, &report);
     auto manifest = (*warm)->GetMeta("index.manifest");
     if (!manifest) {
-      report.Add(Problem("index-manifest", (shard_dir / "db").string(), i,
-                         manifest.error().ToString()));
+      report.Add(
+          Problem("index-manifest", (shard_dir / "db").string(), i, manifest.error().ToString()));
     } else {
       CheckIndexRunFiles((shard_dir / "index").string(), manifest->value_or(""), i, &report);
     }
@@ -321,8 +325,8 @@ Result<CheckReport> CheckDataDir(const StoreOptions& options, const CheckOptions
     ++report.metadata_files;
     auto manifest = IndexStreams::VerifyStateFile(streams_dir);
     if (!manifest) {
-      report.Add(Problem("index-streams-state", streams_dir + "/STATE", -1,
-                         manifest.error().ToString()));
+      report.Add(
+          Problem("index-streams-state", streams_dir + "/STATE", -1, manifest.error().ToString()));
     } else {
       CheckIndexRunFiles((fs::path(streams_dir) / "runs").string(), *manifest, -1, &report);
     }
@@ -332,7 +336,8 @@ Result<CheckReport> CheckDataDir(const StoreOptions& options, const CheckOptions
     if (!cold) return cold.error();
     CheckColdTier(**cold, shards, &report);
   }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 

@@ -28,8 +28,8 @@ struct CheckProblem {
   // What was damaged: store-description, metadata, warm-file, record, index-manifest, index-run,
   // index-streams-state, local-segment, cold-manifest, cold-segment.
   std::string kind;
-  std::string location;  // the file or object key
-  int64_t shard = -1;    // -1: not one shard's
+  std::string location;                            // the file or object key
+  int64_t shard = -1;                              // -1: not one shard's
   uint64_t first_position = 0, last_position = 0;  // both 0: not about positions
   std::string message;
 };

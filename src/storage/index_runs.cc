@@ -237,9 +237,7 @@ IndexRuns::IndexRuns(std::string dir, Clock* clock, int64_t window_us)
 
 IndexRuns::~IndexRuns() = default;
 
-std::string IndexRuns::PathOf(RunKind kind, uint64_t seq) const {
-  return RunPath(dir_, kind, seq);
-}
+std::string IndexRuns::PathOf(RunKind kind, uint64_t seq) const { return RunPath(dir_, kind, seq); }
 
 std::string IndexRuns::Encode(const RunSet& set) {
   // "<kind>:<seq> ..." — kind 1 streams, 2 dedupe.
@@ -288,9 +286,9 @@ Status IndexRuns::VerifyFile(const std::string& path, RunKind kind) {
   return OkStatus();
 }
 
-void IndexRuns::VerifyLive(const std::function<void(const std::string& path, uint64_t first,
-                                                    uint64_t last, const Status& st)>& visit)
-    const {
+void IndexRuns::VerifyLive(
+    const std::function<void(const std::string& path, uint64_t first, uint64_t last,
+                             const Status& st)>& visit) const {
   for (const auto& r : *Snapshot()) {
     const std::string path = PathOf(r->kind(), r->seq());
     visit(path, r->min_position(), r->max_position(), r->Verify(path));

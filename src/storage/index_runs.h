@@ -87,8 +87,8 @@ class IndexRuns {
 
   // ---- strata check
   // The (kind, sequence) of each run a manifest names; kCorruption naming `dir` if malformed.
-  static Result<std::vector<std::pair<RunKind, uint64_t>>> ParseManifest(
-      std::string_view manifest, const std::string& dir);
+  static Result<std::vector<std::pair<RunKind, uint64_t>>> ParseManifest(std::string_view manifest,
+                                                                         const std::string& dir);
   static std::string RunPath(const std::string& dir, RunKind kind, uint64_t seq);
   // Checks a run file as Load does (header, size, entries checksum).
   static Status VerifyFile(const std::string& path, RunKind kind);

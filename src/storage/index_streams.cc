@@ -114,8 +114,9 @@ Result<std::string> IndexStreams::VerifyStateFile(const std::string& dir) {
   auto parsed = ParseState(*bytes);
   if (!parsed) {
     return Error(ErrorCode::kCorruption,
-                 path + " is damaged (its checksum or layout is wrong); the next open rebuilds "
-                        "the $ce-/$et- index streams from $all");
+                 path +
+                     " is damaged (its checksum or layout is wrong); the next open rebuilds "
+                     "the $ce-/$et- index streams from $all");
   }
   return parsed->manifest;
 }

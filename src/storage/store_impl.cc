@@ -11,8 +11,8 @@
 #include "base/coding.h"
 #include "base/uuid.h"
 #include "env/file.h"
-#include "storage/check_parts.h"
 #include "model/stream_name.h"
+#include "storage/check_parts.h"
 
 namespace strata {
 
@@ -695,7 +695,8 @@ Result<CheckReport> StoreImpl::Check(const CheckOptions& options) {
     CheckLiveIndexRuns(index_streams_->runs(), -1, &report);
   }
   if (options.cold && cold_store_) CheckColdTier(*cold_store_, options_.shards, &report);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 

@@ -117,6 +117,9 @@ TEST(Error, CodesHaveStableNames) {
   EXPECT_EQ(ErrorCodeName(ErrorCode::kWrongExpectedRevision), "wrong-expected-revision");
   EXPECT_EQ(static_cast<int>(ErrorCode::kWrongExpectedRevision), 7);
   EXPECT_EQ(static_cast<int>(ErrorCode::kCorruption), 12);
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kDiskFull), "disk-full");
+  EXPECT_EQ(static_cast<int>(ErrorCode::kDiskFull), 25);
+  EXPECT_EQ(ErrorCodeFromName("disk-full"), ErrorCode::kDiskFull);
   Error e(ErrorCode::kServerBusy, "queue full");
   EXPECT_EQ(e.ToString(), "server-busy: queue full");
 }

@@ -17,6 +17,11 @@ std::string PrometheusText(Store& store) {
   auto family = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
+  // A family with one unlabelled sample.
+  auto single = [&](const char* name, const char* type, const char* help, auto value) {
+    family(name, type, help);
+    out += fmt::format("{} {}\n", name, value);
+  };
   auto per_shard = [&](const char* name, const char* type, const char* help, auto get) {
     family(name, type, help);
     for (const auto& sh : s.shards) {
@@ -51,31 +56,28 @@ std::string PrometheusText(Store& store) {
             [](const ShardStats& x) { return x.running_compactions; });
   per_shard("strata_rocksdb_write_stall_micros_total", "counter", "Time writes were stalled.",
             [](const ShardStats& x) { return x.write_stall_micros; });
-  family("strata_writable", "gauge",
-         "1 while appends are accepted; 0 while they are refused (full or failing disk).");
-  out += fmt::format("strata_writable {}\n", s.writable ? 1 : 0);
-  family("strata_disk_free_bytes", "gauge", "Free bytes on the data directory's disk.");
-  out += fmt::format("strata_disk_free_bytes {}\n", s.disk_free_bytes);
-  family("strata_disk_total_bytes", "gauge", "Size of the data directory's disk.");
-  out += fmt::format("strata_disk_total_bytes {}\n", s.disk_total_bytes);
-  family("strata_disk_reserve_bytes", "gauge",
-         "Free space kept for recovery: appends are refused below it.");
-  out += fmt::format("strata_disk_reserve_bytes {}\n", s.disk_reserve_bytes);
-  family("strata_disk_full_refusals_total", "counter", "Appends refused for lack of disk space.");
-  out += fmt::format("strata_disk_full_refusals_total {}\n", s.disk_full_refusals);
+  single("strata_writable", "gauge",
+         "1 while appends are accepted; 0 while they are refused (full or failing disk).",
+         s.writable ? 1 : 0);
+  single("strata_disk_free_bytes", "gauge", "Free bytes on the data directory's disk.",
+         s.disk_free_bytes);
+  single("strata_disk_total_bytes", "gauge", "Size of the data directory's disk.",
+         s.disk_total_bytes);
+  single("strata_disk_reserve_bytes", "gauge",
+         "Free space kept for recovery: appends are refused below it.", s.disk_reserve_bytes);
+  single("strata_disk_full_refusals_total", "counter", "Appends refused for lack of disk space.",
+         s.disk_full_refusals);
   uint64_t last = 0;
   for (const auto& sh : s.shards) last = std::max(last, sh.last_position.value());
-  family("strata_watermark", "gauge", "First $all position not yet durable.");
-  out += fmt::format("strata_watermark {}\n", s.watermark.value());
-  family("strata_watermark_lag", "gauge",
-         "Positions written by some shard but not yet visible to $all readers.");
-  out += fmt::format("strata_watermark_lag {}\n",
-                     last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
-  family("strata_appended_events_total", "counter",
-         "Events written by acknowledged appends (retries that were deduplicated not counted).");
-  out += fmt::format("strata_appended_events_total {}\n", s.appended_events);
-  family("strata_appended_bytes_total", "counter", "Payload bytes (data + metadata) appended.");
-  out += fmt::format("strata_appended_bytes_total {}\n", s.appended_bytes);
+  single("strata_watermark", "gauge", "First $all position not yet durable.", s.watermark.value());
+  single("strata_watermark_lag", "gauge",
+         "Positions written by some shard but not yet visible to $all readers.",
+         last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
+  single("strata_appended_events_total", "counter",
+         "Events written by acknowledged appends (retries that were deduplicated not counted).",
+         s.appended_events);
+  single("strata_appended_bytes_total", "counter", "Payload bytes (data + metadata) appended.",
+         s.appended_bytes);
   family("strata_append_latency_seconds", "histogram",
          "From the engine receiving an append to its acknowledgement (durable as configured).");
   uint64_t cumulative = 0;
@@ -91,31 +93,28 @@ std::string PrometheusText(Store& store) {
   out += fmt::format("strata_append_latency_seconds_sum {}\n",
                      static_cast<double>(s.append_latency.sum_us) / 1e6);
   out += fmt::format("strata_append_latency_seconds_count {}\n", s.append_latency.count);
-  family("strata_subscriptions", "gauge", "Live catch-up/live subscriptions.");
-  out += fmt::format("strata_subscriptions {}\n", s.subscriptions);
-  family("strata_subscription_lag_max", "gauge",
-         "Largest number of $all positions any subscription is behind the watermark.");
-  out += fmt::format("strata_subscription_lag_max {}\n", s.subscription_lag_max);
-  family("strata_subscription_lag_sum", "gauge",
-         "Positions behind the watermark, summed over subscriptions (divide by the count).");
-  out += fmt::format("strata_subscription_lag_sum {}\n", s.subscription_lag_sum);
+  single("strata_subscriptions", "gauge", "Live catch-up/live subscriptions.", s.subscriptions);
+  single("strata_subscription_lag_max", "gauge",
+         "Largest number of $all positions any subscription is behind the watermark.",
+         s.subscription_lag_max);
+  single("strata_subscription_lag_sum", "gauge",
+         "Positions behind the watermark, summed over subscriptions (divide by the count).",
+         s.subscription_lag_sum);
   family("strata_index_streams_lag_positions", "gauge",
          "$all positions the $ce-/$et- index streams are behind the watermark.");
   const uint64_t newest = s.watermark.value() > 0 ? s.watermark.value() - 1 : 0;
   out += fmt::format(
       "strata_index_streams_lag_positions {}\n",
       newest > s.index_streams_position.value() ? newest - s.index_streams_position.value() : 0);
-  family("strata_index_streams", "gauge", "$ce-/$et- index streams that have events.");
-  out += fmt::format("strata_index_streams {}\n", s.index_streams);
-  family("strata_index_streams_failed", "gauge",
-         "1 when the index streams stopped on an error (see the log; a restart resumes).");
-  out += fmt::format("strata_index_streams_failed {}\n", s.index_streams_failed ? 1 : 0);
-  family("strata_ring_hits_total", "counter", "Reads served from the hot ring.");
-  out += fmt::format("strata_ring_hits_total {}\n", s.ring_hits);
-  family("strata_ring_misses_total", "counter", "Reads that went past the hot ring.");
-  out += fmt::format("strata_ring_misses_total {}\n", s.ring_misses);
-  family("strata_ring_bytes", "gauge", "Hot ring arena size.");
-  out += fmt::format("strata_ring_bytes {}\n", s.ring_bytes);
+  single("strata_index_streams", "gauge", "$ce-/$et- index streams that have events.",
+         s.index_streams);
+  single("strata_index_streams_failed", "gauge",
+         "1 when the index streams stopped on an error (see the log; a restart resumes).",
+         s.index_streams_failed ? 1 : 0);
+  single("strata_ring_hits_total", "counter", "Reads served from the hot ring.", s.ring_hits);
+  single("strata_ring_misses_total", "counter", "Reads that went past the hot ring.",
+         s.ring_misses);
+  single("strata_ring_bytes", "gauge", "Hot ring arena size.", s.ring_bytes);
 
   auto archive = store.Archive();
   if (archive && archive->enabled) {

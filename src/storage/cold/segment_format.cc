@@ -265,18 +265,17 @@ Result<std::string> SegmentReader::DecodeBlock(size_t index, std::string_view co
   const SegmentBlock& b = footer_.blocks[index];
   if (compressed.size() != b.compressed_bytes ||
       crc32c::Value(compressed.data(), compressed.size()) != b.crc) {
-    return Corrupt("segment object " + key_ + ": block " + std::to_string(index) +
-                   " (positions " + std::to_string(b.first_position) + "-" +
-                   std::to_string(b.last_position) +
+    return Corrupt("segment object " + key_ + ": block " + std::to_string(index) + " (positions " +
+                   std::to_string(b.first_position) + "-" + std::to_string(b.last_position) +
                    ") fails its checksum; it is not served. Restore the object from a copy, or "
                    "run 'strata check --cold' to list every damaged block");
   }
   std::string raw(b.raw_bytes, '\0');
   size_t n = ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
   if (ZSTD_isError(n) || n != b.raw_bytes) {
-    return Corrupt("segment object " + key_ + ": block " + std::to_string(index) +
-                   " (positions " + std::to_string(b.first_position) + "-" +
-                   std::to_string(b.last_position) + ") does not decompress");
+    return Corrupt("segment object " + key_ + ": block " + std::to_string(index) + " (positions " +
+                   std::to_string(b.first_position) + "-" + std::to_string(b.last_position) +
+                   ") does not decompress");
   }
   return raw;
 }

@@ -1,13 +1,14 @@
 // strata check and damaged files: a byte flipped in each kind of file a store keeps is found and
 // reported with its place, a damaged metadata file is `corruption` naming it (never an exception
 // or an abort), and a damaged block of the log is never served as data.
+#include "storage/check.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "env/file.h"
-#include "storage/check.h"
 #include "storage/index_runs.h"
 #include "storage/tests/cold_test_util.h"
 
@@ -108,8 +109,8 @@ TEST_F(CheckTest, AFlippedByteInAnSstFileIsFoundAndItsBlockIsNeverServed) {
   // Reading through it fails with corruption naming where; it never returns the bytes.
   auto store = Store::Open(options_);
   ASSERT_TRUE(store) << store.error().ToString();
-  Status scan = (*store)->ScanAll(Position(1), Position(UINT64_MAX),
-                                  [](const RecordView&) { return true; });
+  Status scan =
+      (*store)->ScanAll(Position(1), Position(UINT64_MAX), [](const RecordView&) { return true; });
   ASSERT_FALSE(scan);
   EXPECT_EQ(scan.error().code(), ErrorCode::kCorruption) << scan.error().ToString();
   EXPECT_NE(scan.error().message().find("from position"), std::string::npos)
@@ -150,8 +151,8 @@ TEST_F(CheckTest, ADamagedStoreDescriptionIsCorruptionNamingItNeverAnException) 
     }
     auto store = Store::Open(options_);
     ASSERT_FALSE(store) << what;
-    EXPECT_EQ(store.error().code(), ErrorCode::kCorruption) << what << ": "
-                                                            << store.error().ToString();
+    EXPECT_EQ(store.error().code(), ErrorCode::kCorruption)
+        << what << ": " << store.error().ToString();
     EXPECT_NE(store.error().message().find(strata.string()), std::string::npos) << what;
     EXPECT_NE(store.error().message().find("strata restore"), std::string::npos) << what;
     auto r = Check();

@@ -159,9 +159,8 @@ Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
   return OpenImpl(dir, options, std::move(shared), /*read_only=*/false);
 }
 
-Result<std::unique_ptr<WarmShard>> WarmShard::OpenReadOnly(const std::string& dir,
-                                                           const StoreOptions& options,
-                                                           std::shared_ptr<SharedResources> shared) {
+Result<std::unique_ptr<WarmShard>> WarmShard::OpenReadOnly(
+    const std::string& dir, const StoreOptions& options, std::shared_ptr<SharedResources> shared) {
   return OpenImpl(dir, options, std::move(shared), /*read_only=*/true);
 }
 
@@ -360,8 +359,7 @@ std::unique_ptr<EventCursor> WarmShard::NewCursor(bool fill_cache) {
   ro.readahead_size = 2 << 20;
   ro.verify_checksums = true;
   return std::make_unique<RocksCursor>(
-      std::unique_ptr<rocksdb::Iterator>(rep_->db->NewIterator(ro, rep_->cfs[kEvents])),
-      rep_->dir);
+      std::unique_ptr<rocksdb::Iterator>(rep_->db->NewIterator(ro, rep_->cfs[kEvents])), rep_->dir);
 }
 
 Result<std::optional<Position>> WarmShard::LastPosition() {
