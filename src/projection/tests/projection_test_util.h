@@ -108,4 +108,18 @@ inline FollowerStatus RedisFollower(ProjectionRuntime& rt, const std::string& na
   return {};
 }
 
+// What a Redis that loses its last commits comes back with: copies of a generation's model and
+// meta taken together (SaveSinkState), put back together, atomically (RestoreSinkState).
+inline void SaveSinkState(RedisServer& redis, const std::string& model, const std::string& meta) {
+  redis.Do({"COPY", model, "saved-model"});
+  redis.Do({"COPY", meta, "saved-meta"});
+}
+inline void RestoreSinkState(RedisServer& redis, const std::string& model,
+                             const std::string& meta) {
+  redis.Do({"EVAL",
+            "redis.call('COPY', KEYS[3], KEYS[1], 'REPLACE') "
+            "redis.call('COPY', KEYS[4], KEYS[2], 'REPLACE') return 1",
+            "4", model, meta, "saved-model", "saved-meta"});
+}
+
 }  // namespace strata::projection::testing

@@ -20,6 +20,8 @@ using testing::Board;
 using testing::OpenStore;
 using testing::RedisFollower;
 using testing::RedisServer;
+using testing::RestoreSinkState;
+using testing::SaveSinkState;
 using testing::Spec;
 using testing::TempDir;
 using testing::WaitCaughtUp;
@@ -216,14 +218,10 @@ TEST(ProjectionRuntime, ASinkThatRollsBackIsRefoldedFromItsOlderCheckpoint) {
   const std::string g = redis.GetString({"GET", "strata:board:current"});
   const std::string model = "strata:board:g" + g + ":model", meta = "strata:board:g" + g + ":meta";
   // The state Redis would come back with: copies of both keys, taken together.
-  redis.Do({"COPY", model, "saved-model"});
-  redis.Do({"COPY", meta, "saved-meta"});
+  SaveSinkState(redis, model, meta);
   AppendGame(*store, 1000, 100, 12);
   WaitCaughtUp(**rt, *store, "board");
-  redis.Do({"EVAL",
-            "redis.call('COPY', KEYS[3], KEYS[1], 'REPLACE') "
-            "redis.call('COPY', KEYS[4], KEYS[2], 'REPLACE') return 1",
-            "4", model, meta, "saved-model", "saved-meta"});
+  RestoreSinkState(redis, model, meta);
   AppendGame(*store, 100, 100, 13);  // the next commit finds the older checkpoint
   ASSERT_TRUE(WaitFor(**rt, "board", [](const FollowerStatus& f) { return f.rollbacks > 0; }));
   WaitCaughtUp(**rt, *store, "board");
@@ -248,8 +246,7 @@ TEST(ProjectionRuntime, ARestartedServerTakesOverFromItsPreviousIncarnationEvenA
     model = "strata:board:g" + g + ":model";
     meta = "strata:board:g" + g + ":meta";
     first_writer = redis.GetString({"HGET", meta, "writer"});
-    redis.Do({"COPY", model, "saved-model"});
-    redis.Do({"COPY", meta, "saved-meta"});
+    SaveSinkState(redis, model, meta);
   }  // the first incarnation is gone
   AppendGame(*store, 1000, 100, 52);
   auto second = ProjectionRuntime::Start(store.get(), {Spec(Board(redis))});
@@ -259,10 +256,7 @@ TEST(ProjectionRuntime, ARestartedServerTakesOverFromItsPreviousIncarnationEvenA
   EXPECT_NE(took_over.writer, first_writer);
   EXPECT_EQ(redis.GetString({"HGET", meta, "writer"}), took_over.writer);
   EXPECT_EQ(took_over.rollbacks, 0u);
-  redis.Do({"EVAL",
-            "redis.call('COPY', KEYS[3], KEYS[1], 'REPLACE') "
-            "redis.call('COPY', KEYS[4], KEYS[2], 'REPLACE') return 1",
-            "4", model, meta, "saved-model", "saved-meta"});
+  RestoreSinkState(redis, model, meta);
   AppendGame(*store, 100, 100, 53);
   ASSERT_TRUE(WaitFor(**second, "board", [](const FollowerStatus& f) {
     return f.rollbacks > 0 || f.state == "failed";
