@@ -192,14 +192,6 @@ Status RenameDurably(const std::string& from, const std::string& to) {
   return OkStatus();
 }
 
-Status RemoveDurably(const std::string& path) {
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return OkStatus();
-    return FromErrno(errno, "removing", path);
-  }
-  return SyncDir(DirOf(path));
-}
-
 Status CreateDirs(const std::string& path) {
   fs::path p = fs::path(path).lexically_normal();
   if (p.empty()) return OkStatus();

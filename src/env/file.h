@@ -81,8 +81,6 @@ class WritableFile {
 Status SyncDir(const std::string& dir);
 // Renames `from` over `to` and fsyncs the directory of `to` (and of `from`, if another).
 Status RenameDurably(const std::string& from, const std::string& to);
-// Removes a file if it exists and fsyncs its directory.
-Status RemoveDurably(const std::string& path);
 // mkdir -p, fsyncing the parent of every directory it creates.
 Status CreateDirs(const std::string& path);
 

@@ -121,8 +121,6 @@ Result<std::string> IndexStreams::VerifyStateFile(const std::string& dir) {
   return parsed->manifest;
 }
 
-std::string IndexStreams::runs_dir() const { return (fs::path(dir_) / "runs").string(); }
-
 Status IndexStreams::Load() {
   STRATA_TRY(env::CreateDirs(dir_));
   const std::string path = (fs::path(dir_) / "STATE").string();

@@ -112,7 +112,6 @@ class IndexStreams {
   // The run manifest in `dir`/STATE, or kCorruption when STATE is damaged.
   static Result<std::string> VerifyStateFile(const std::string& dir);
   const std::string& dir() const { return dir_; }
-  std::string runs_dir() const;
   const IndexRuns& runs() const { return runs_; }
 
  private:
