@@ -1,37 +1,98 @@
 #!/usr/bin/env bash
-# Checks the dependency rules of DESIGN.md that the compiler cannot: third-party headers stay in
-# the directory that adapts them, and no module includes a higher one.
+# Checks the dependency rules that the compiler cannot: which module may include which (the
+# edges of docs/architecture.md, from DESIGN.md's layout), and that third-party headers stay in
+# the directory that adapts them. Then formatting, and that no function over 80 lines lacks a
+# stated reason (scripts/function-lengths.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
+
+# may_include DIR ALLOWED...: every `#include "X/..."` of a project module in DIR's files (tests
+# excluded) names DIR itself or one of ALLOWED. A module is a top-level directory of src/, or
+# one of storage's tiers (storage/hot, storage/warm, storage/cold, storage/log).
+modules="base env model objstore storage router projection query kafka wire client tools server app cli"
+may_include() {
+  local dir=$1
+  shift
+  local allowed=" $dir $* "
+  local f inc m
+  while IFS= read -r f; do
+    while IFS= read -r inc; do
+      m=${inc%%/*}
+      case "$inc" in
+        storage/hot/* | storage/warm/* | storage/cold/* | storage/log/*) m=$(echo "$inc" | cut -d/ -f1-2) ;;
+      esac
+      case " $modules storage/hot storage/warm storage/cold storage/log " in *" $m "*) ;; *) continue ;; esac
+      case "$allowed" in
+        *" $m "*) ;;
+        *)
+          echo "layout: $f includes \"$inc\": src/$dir may include only: $*"
+          fail=1
+          ;;
+      esac
+    done < <(grep -hoE '^#include "[^"]+"' "$f" | sed -E 's/^#include "([^"]+)"/\1/')
+  done < <(find "src/$dir" -name '*.h' -o -name '*.cc' | grep -v '/tests/' | grep -vE "^src/storage/(hot|warm|cold|log)/" | if [ "$dir" = storage ]; then cat; else grep -v "^src/storage/"; fi || true)
+}
+# The tiers are libraries below the rest of storage: none includes another tier except through
+# the tier-neutral log seam (storage/log), nor the store above them.
+tier_may_include() {
+  local tier=$1
+  shift
+  local allowed=" $tier $* "
+  local f inc m
+  while IFS= read -r f; do
+    while IFS= read -r inc; do
+      m=${inc%%/*}
+      case "$inc" in storage/*) m=$(echo "$inc" | cut -d/ -f1-2) ;; esac
+      case "$m" in base | env | model | objstore | storage*) ;; *) m="other:$m" ;; esac
+      case "$m" in other:*) continue ;; esac
+      case "$allowed" in
+        *" $m "*) ;;
+        *)
+          echo "layout: $f includes \"$inc\": src/$tier may include only: $*"
+          fail=1
+          ;;
+      esac
+    done < <(grep -hoE '^#include "[^"]+"' "$f" | sed -E 's/^#include "([^"]+)"/\1/')
+  done < <(find "src/$tier" -name '*.h' -o -name '*.cc' | grep -v '/tests/' || true)
+}
+
+may_include base
+may_include env base
+may_include model base
+may_include objstore base env
+may_include storage base env model objstore storage/hot storage/warm storage/cold storage/log
+tier_may_include storage/log base model
+tier_may_include storage/hot base model storage/log
+tier_may_include storage/warm base env model storage/log
+tier_may_include storage/cold base env model objstore storage/log
+may_include router base model storage
+may_include projection base model storage router
+may_include wire base model storage
+may_include client base model storage wire
+may_include server base model storage router projection wire
+may_include tools base model env storage router projection client app
+may_include app base model env objstore storage router projection wire client server
+may_include cli base model env objstore storage router projection client app tools
+
+# Third-party headers stay in the directory that adapts them.
 bad=$(grep -rln '#include <rocksdb/' src | grep -v '^src/storage/warm/' || true)
 if [ -n "$bad" ]; then echo "layout: RocksDB included outside src/storage/warm: $bad"; fail=1; fi
-for m in base model; do
-  bad=$(grep -rlnE '#include "(env|objstore|storage|cli|server|app|router|projection|query)/' src/$m || true)
-  if [ -n "$bad" ]; then echo "layout: src/$m includes a higher module: $bad"; fail=1; fi
-done
-bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/storage || true)
-if [ -n "$bad" ]; then echo "layout: src/storage includes a higher module: $bad"; fail=1; fi
-bad=$(grep -rlnE '#include "(cli|server|client|app|router|projection|query)/' src/wire || true)
-if [ -n "$bad" ]; then echo "layout: src/wire includes a higher module: $bad"; fail=1; fi
-bad=$(grep -rlnE '#include "(cli|server|app|router|projection|query)/' src/client || true)
-if [ -n "$bad" ]; then echo "layout: src/client includes the server or the CLI: $bad"; fail=1; fi
 bad=$(grep -rlnE '#include <(curl/|pugixml)' src | grep -v '^src/objstore/s3/' || true)
 if [ -n "$bad" ]; then echo "layout: curl or pugixml included outside src/objstore/s3: $bad"; fail=1; fi
-bad=$(grep -rlnE '#include "(model|objstore|storage|cli|server|client|wire|app|router|projection|query)/' src/env || true)
-if [ -n "$bad" ]; then echo "layout: src/env includes more than src/base: $bad"; fail=1; fi
+bad=$(grep -rlnE '#include <grpcpp/|#include <google/protobuf/' src | grep -vE '^src/(server/grpc|client|wire)/' || true)
+if [ -n "$bad" ]; then echo "layout: gRPC or protobuf included outside server/grpc, client, wire: $bad"; fail=1; fi
 bad=$(grep -rln '#include <fuse' src || true)
 if [ -n "$bad" ]; then echo "layout: FUSE is a test tool (tests/powerloss), not in src: $bad"; fail=1; fi
-bad=$(grep -rlnE '#include "(model|storage|cli|server|client|wire|app|router|projection|query)/' src/objstore || true)
-if [ -n "$bad" ]; then echo "layout: src/objstore includes more than src/base and src/env: $bad"; fail=1; fi
 # hiredis in the Redis sink (and the tests that drive a real Redis); simdjson in the fold.
 bad=$(grep -rln '#include <hiredis/' src | grep -vE '^src/projection/(sinks/redis|tests)/' || true)
 if [ -n "$bad" ]; then echo "layout: hiredis included outside src/projection/sinks/redis: $bad"; fail=1; fi
 bad=$(grep -rln '#include <simdjson' src | grep -v '^src/projection/fold.cc' || true)
 if [ -n "$bad" ]; then echo "layout: simdjson included outside src/projection/fold.cc: $bad"; fail=1; fi
-bad=$(grep -rlnE '#include "(cli|server|app|router|query)/' src/projection || true)
-if [ -n "$bad" ]; then echo "layout: src/projection includes a higher module: $bad"; fail=1; fi
+bad=$(grep -rln '#include <CLI/' src | grep -v '^src/cli/' || true)
+if [ -n "$bad" ]; then echo "layout: CLI11 included outside src/cli: $bad"; fail=1; fi
 [ $fail -eq 0 ] && echo "layout: dependency rules hold"
+
 # Formatting (.clang-format) is part of the conventions, so it is checked too.
 if command -v clang-format > /dev/null; then
   unformatted=$(git ls-files --cached --others --exclude-standard '*.h' '*.cc' | while read -r f; do
@@ -45,4 +106,11 @@ if command -v clang-format > /dev/null; then
     echo "format: clean"
   fi
 fi
+if ! bash scripts/function-lengths.sh --check > /tmp/strata-function-lengths.$$ 2>&1; then
+  cat /tmp/strata-function-lengths.$$
+  fail=1
+else
+  echo "functions: none over 80 lines without a stated reason"
+fi
+rm -f /tmp/strata-function-lengths.$$
 exit $fail

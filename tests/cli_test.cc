@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -25,6 +26,11 @@ Output Strata(const std::string& args) {
   while (fgets(buf.data(), buf.size(), p)) text += buf.data();
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class Cli : public ::testing::Test {
@@ -182,8 +188,16 @@ TEST_F(Cli, CheckReportsACleanStoreAndADamagedOneWithExitStatuses) {
   auto json = Strata("check --json" + Data());
   EXPECT_EQ(json.status, 0) << json.text;
   EXPECT_NE(json.text.find("\"ok\":true"), std::string::npos) << json.text;
-  // A damaged cold-url: reported by check (exit 1), and a clear error for other commands.
+  // STRATA records the cold URL; a cold-url file (where stores made before it kept the URL) is
+  // not read then.
+  EXPECT_NE(ReadFile(dir_ / "STRATA").find("\"cold\": \"file://"), std::string::npos);
+  { std::ofstream(dir_ / "cold-url", std::ios::trunc) << "damaged"; }
+  EXPECT_EQ(Strata("read c-1" + Data()).status, 0);
+  // Such an older store: STRATA without the URL. A damaged cold-url is reported by check
+  // (exit 1), and is a clear error for other commands.
   {
+    std::ofstream(dir_ / "STRATA", std::ios::trunc)
+        << "{\"format\": 1, \"shards\": 4, \"partitions\": 64}\n";
     std::ofstream(dir_ / "cold-url", std::ios::trunc)
         << "file:///x\n#strata-meta v1 length=9 crc32c=00000000\n";
   }

@@ -23,7 +23,7 @@
 #include "client/remote_store.h"
 #include "process_util.h"
 #include "serve_fixture.h"
-#include "storage/store.h"
+#include "storage/local_store.h"
 
 namespace strata {
 namespace {
@@ -286,7 +286,7 @@ void FillThenGrow(const std::vector<std::string>& flags, const std::string& cold
   o.create_if_missing = false;
   o.cold.url = cold;
   o.cold.archive = false;
-  auto local = Store::Open(o);
+  auto local = LocalStore::Open(o);
   ASSERT_TRUE(local) << local.error().ToString();
   ExpectAllAcked(**local, appends, "reopened");
 }

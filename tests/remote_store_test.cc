@@ -36,7 +36,7 @@ class Remote : public ::testing::Test {
     store_ = std::move(*s);
   }
   testing::Server server_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<client::RemoteStore> store_;
 };
 
 TEST_F(Remote, AppendsAndReadsRoundTripWithTheEngineErrors) {

@@ -54,8 +54,76 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "conflict";
     case ErrorCode::kDiskFull:
       return "disk-full";
+    case ErrorCode::kNotOwner:
+      return "not-owner";
   }
   return "unknown";
+}
+
+ErrorClass ClassOf(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kInvalidStreamName:
+    case ErrorCode::kEventTooLarge:
+    case ErrorCode::kInvalidEventId:
+    case ErrorCode::kInvalidExpectedRevision:
+    case ErrorCode::kUnknownOption:
+    case ErrorCode::kAppendTooLarge:
+    case ErrorCode::kInvalidConfig:
+    case ErrorCode::kMissingMetadata:
+      return ErrorClass::kBadInput;
+    case ErrorCode::kWrongExpectedRevision:
+    case ErrorCode::kStreamDeleted:
+    case ErrorCode::kIdempotencyConflict:
+      return ErrorClass::kPrecondition;
+    case ErrorCode::kConflict:
+      return ErrorClass::kConflict;
+    case ErrorCode::kStreamNotFound:
+      return ErrorClass::kNotFound;
+    case ErrorCode::kServerBusy:
+    case ErrorCode::kStoreClosed:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kNotOwner:  // the request may succeed at the owner, or here later
+      return ErrorClass::kRetryLater;
+    case ErrorCode::kDeadlineExceeded:
+      return ErrorClass::kTimeout;
+    case ErrorCode::kDiskFull:
+      return ErrorClass::kNoSpace;
+    case ErrorCode::kPermissionDenied:
+      return ErrorClass::kDenied;
+    // An object store's missing or existing object is the serving side's problem to a caller.
+    case ErrorCode::kObjectNotFound:
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kCorruption:
+    case ErrorCode::kIoError:
+    case ErrorCode::kInternal:
+      return ErrorClass::kFault;
+  }
+  return ErrorClass::kFault;
+}
+
+std::string_view ErrorClassName(ErrorClass c) {
+  switch (c) {
+    case ErrorClass::kBadInput:
+      return "bad-input";
+    case ErrorClass::kPrecondition:
+      return "precondition";
+    case ErrorClass::kConflict:
+      return "conflict";
+    case ErrorClass::kNotFound:
+      return "not-found";
+    case ErrorClass::kRetryLater:
+      return "retry-later";
+    case ErrorClass::kTimeout:
+      return "timeout";
+    case ErrorClass::kNoSpace:
+      return "no-space";
+    case ErrorClass::kDenied:
+      return "denied";
+    case ErrorClass::kFault:
+      return "fault";
+  }
+  return "fault";
 }
 
 std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {

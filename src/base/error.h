@@ -46,14 +46,32 @@ enum class ErrorCode : uint16_t {
   kPermissionDenied = 23,  // credentials missing, wrong, or not allowed to do this
   kConflict = 24,          // another writer changed the state this operation expected
   kDiskFull = 25,          // no space left on a disk Strata writes; resumes once there is room
+  kNotOwner = 26,          // another node owns the stream's partition; the message names it
 };
 // The highest code in use (for iterating over all of them); move it when adding one.
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kDiskFull;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kNotOwner;
 
 // A stable, lower-case, dash-separated name for each code ("wrong-expected-revision").
 std::string_view ErrorCodeName(ErrorCode code);
 // The inverse of ErrorCodeName; nullopt for a name no code has.
 std::optional<ErrorCode> ErrorCodeFromName(std::string_view name);
+
+// What kind of failure a code is, for whoever turns errors into something coarser: the CLI's
+// exit status and the gRPC status code both derive from it (and nothing else switches over
+// every code), so a new code is classified once, here.
+enum class ErrorClass : uint8_t {
+  kBadInput,      // the request or the configuration is wrong: fix it, do not retry as is
+  kPrecondition,  // the stream is not in the state the request expected (revision, deleted)
+  kConflict,      // another writer changed what this operation read: read again and retry
+  kNotFound,      // the stream does not exist
+  kRetryLater,    // busy, closed or unreachable: the same request may succeed later
+  kTimeout,       // the deadline passed first
+  kNoSpace,       // a disk is full: resumes once there is room
+  kDenied,        // credentials missing or not allowed
+  kFault,         // corruption, I/O, or a bug on the serving side: see its logs
+};
+ErrorClass ClassOf(ErrorCode code);
+std::string_view ErrorClassName(ErrorClass c);
 
 class Error {
  public:

@@ -8,7 +8,6 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "env/file.h"
 
 namespace strata::cli {
 namespace {
@@ -19,16 +18,6 @@ struct CheckFlags {
   CLI::Option* cold = nullptr;
 };
 
-// cold-url is the CLI's own metadata file: checked here, next to the engine's files.
-void CheckColdUrlFile(const std::string& data_dir, CheckReport* report) {
-  const std::string path = data_dir + "/cold-url";
-  auto r = env::ReadMetaFileIfExists(path, "pass --cold URL (or --cold none) once to set it again",
-                                     /*accept_legacy=*/true);
-  if (r && !r->has_value()) return;
-  ++report->metadata_files;
-  if (!r) report->Add({"metadata", path, -1, 0, 0, r.error().ToString()});
-}
-
 int Run(const CheckFlags& f) {
   CheckOptions co;
   co.cold = f.cold->count() > 0;
@@ -38,16 +27,15 @@ int Run(const CheckFlags& f) {
     if (!store) return 1;
     std::cerr << "strata check: the server at " << f.store.server
               << " is reading everything it keeps…\n";
-    report = store->Check(co);
+    report = store.operations().Check(co);
   } else {
     StoreFlags flags = f.store;
-    if (!co.cold) flags.cold = "none";  // cold-url is then checked below, not needed to open
+    if (!co.cold) flags.cold = "none";  // the recorded URL is then checked, not needed to open
     auto options = flags.ToOptions();
     if (!options) return ReportError(options.error());
     std::cerr << "strata check: reading everything in " << options->data_dir
               << (co.cold ? " and its cold tier " + options->cold.url : std::string()) << "…\n";
     report = storage::CheckDataDir(*options, co);
-    if (report) CheckColdUrlFile(options->data_dir, &*report);
   }
   if (!report) return ReportError(report.error());
   std::cout << (f.json ? report->ToJson() + "\n" : report->ToText());
@@ -70,7 +58,7 @@ void RegisterCheck(CLI::App& app, int& exit_code) {
   f->cold = cmd->get_option("--cold");
   f->cold->expected(0, 1)->description(
       "Also check every archived segment: of this cold tier URL, or with no value the store's "
-      "own (the one in <data>/cold-url, else file://<data>-cold)");
+      "own (the one its STRATA records, else file://<data>-cold)");
   cmd->add_flag("--json", f->json, "Print the report as JSON");
   cmd->callback([f, &exit_code] { exit_code = Run(*f); });
 }

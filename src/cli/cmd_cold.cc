@@ -74,7 +74,7 @@ struct ColdFlags {
 int ArchiveStatusCmd(ColdFlags& f) {
   auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
-  auto a = store->Archive();
+  auto a = store.operations().Archive();
   if (!a) return ReportError(a.error());
   if (f.json) {
     nlohmann::json j = {{"enabled", a->enabled},           {"url", a->url},
@@ -132,10 +132,10 @@ int ArchiveFlushCmd(ColdFlags& f) {
   auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
   const auto started = std::chrono::steady_clock::now();
-  auto st = store->ArchiveAll(
+  auto st = store.operations().ArchiveAll(
       DeadlineIn(std::chrono::milliseconds(static_cast<int64_t>(f.timeout_seconds * 1000))));
   if (!st) return ReportError(st.error());
-  auto a = store->Archive();
+  auto a = store.operations().Archive();
   if (!a) return ReportError(a.error());
   uint64_t segments = 0;
   for (const auto& s : a->shards) segments += s.segments;
@@ -148,7 +148,7 @@ int ArchiveFlushCmd(ColdFlags& f) {
 int SegmentsListCmd(ColdFlags& f) {
   auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
-  auto segs = store->ListSegments();
+  auto segs = store.operations().ListSegments();
   if (!segs) return ReportError(segs.error());
   nlohmann::json j = nlohmann::json::array();
   if (!f.json) {
@@ -220,7 +220,7 @@ int SnapshotCmd(ColdFlags& f) {
   auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
   ProgressPrinter printer("snapshot");
-  auto info = store->Snapshot([&](const SnapshotProgress& p) { printer(p); });
+  auto info = store.operations().Snapshot([&](const SnapshotProgress& p) { printer(p); });
   if (!info) return ReportError(info.error());
   if (f.json) {
     std::cout << nlohmann::json({{"id", info->id},
@@ -259,7 +259,7 @@ int RestoreCmd(ColdFlags& f) {
   so.cold.archive = false;
   so.create_if_missing = false;
   const auto started = std::chrono::steady_clock::now();
-  auto store = OpenOrReport(f.store, so);
+  auto store = OpenOrReport(so);
   if (!store) return 1;
   const Position watermark = store->Watermark();
   IgnoreError(store->Close());

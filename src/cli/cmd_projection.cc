@@ -17,7 +17,7 @@
 #include "client/remote_store.h"
 #include "projection/api.h"
 #include "projection/runtime.h"
-#include "projection/sinks/redis/redis_sink.h"
+#include "projection/sink_factory.h"
 #include "projection/verify.h"
 
 namespace strata::cli {
@@ -158,16 +158,18 @@ int VerifyCmd(ProjectionFlags& f) {
                                "projection '" +
                                    f.name + "' has none"));
     }
-    auto address = projection::ParseRedisUrl(spec->redis);
-    if (!address) return ReportError(address.error());
-    auto store = OpenStoreOrReport(f.store, false);
+    auto sink = projection::MakeSink(*spec, "redis");
+    if (!sink) return ReportError(sink.error());
+    auto options = f.store.ToOptions();
+    if (!options) return ReportError(options.error());
+    options->create_if_missing = false;
+    auto store = OpenOrReport(*options);
     if (!store) return 1;
-    projection::RedisSink sink(*address, spec->redis_prefix + ":" + spec->name, spec->op);
     projection::VerifyOptions o;
     o.sample = f.sample;
     o.max_lag_positions = f.max_lag;
     o.seed = f.seed;
-    auto rep = projection::Verify(store.get(), *spec, &sink, o);
+    auto rep = projection::Verify(store.get(), *spec, sink->get(), o);
     if (!rep) return ReportError(rep.error());
     report_json = rep->ToJson();
   }
@@ -279,7 +281,7 @@ int ReplayCmd(ProjectionFlags& f) {
   }
   auto options = f.store.ToOptions();
   if (!options) return ReportError(options.error());
-  auto store = OpenOrReport(f.store, *options);
+  auto store = OpenOrReport(*options);
   if (!store) return 1;
   projection::RuntimeOptions ro;
   ro.memory_sink = false;

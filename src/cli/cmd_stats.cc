@@ -18,7 +18,7 @@ struct StatsFlags {
 int Run(StatsFlags& f) {
   auto store = OpenStoreOrReport(f.store, false);
   if (!store) return 1;
-  StoreStats s = store->Stats();
+  StoreStats s = store.operations().Stats();
   if (s.shards.empty()) return ReportError(Error(ErrorCode::kUnavailable, "no figures came back"));
   const std::string where = f.store.server.empty() ? f.store.data_dir : f.store.server;
   auto bound_ms = [&](double q) {

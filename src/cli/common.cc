@@ -4,14 +4,87 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "client/remote_store.h"
-#include "env/file.h"
-
 namespace strata::cli {
+namespace {
+
+// RocksDB, the hot ring, idempotency and the index streams ("Tuning" in --help).
+void RegisterTuningFlags(CLI::App* cmd, app::StoreConfig& c) {
+  const char* tuning = "Tuning";
+  cmd->add_option("--write-buffer-mb", c.write_buffer_mb, "RocksDB memtable size (events), MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--max-write-buffers", c.max_write_buffers, "RocksDB memtables per column family")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--memtable-budget-mb", c.memtable_budget_mb, "All memtables of all shards, MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--block-cache-mb", c.block_cache_mb, "RocksDB block cache, MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--ring-mb", c.ring_mb, "Hot ring arena, MiB")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_option("--idempotency-window-hours", c.idempotency_hours,
+                  "How long a retry with the same event ids is recognised")
+      ->group(tuning)
+      ->capture_default_str();
+  cmd->add_flag("--index-streams,!--no-index-streams", c.index_streams,
+                "Keep the $ce-<category> and $et-<type> index streams (default on; off saves "
+                "their indexing work when nothing reads them)")
+      ->group(tuning);
+}
+
+// The object store, segments, local retention and the archivers ("Cold tier" in --help).
+void RegisterColdFlags(CLI::App* cmd, app::StoreConfig& c) {
+  const char* cold_group = "Cold tier";
+  cmd->add_option("--cold", c.cold,
+                  "Object store for sealed segments and snapshots: file:///path, "
+                  "s3://bucket/prefix, or none. Default: the store's last one, else "
+                  "file://<data>-cold. S3 credentials come from AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY")
+      ->group(cold_group);
+  cmd->add_option("--s3-endpoint", c.s3_endpoint,
+                  "S3 endpoint, e.g. http://127.0.0.1:7480 (default: AWS_ENDPOINT_URL, else AWS)")
+      ->group(cold_group);
+  cmd->add_option("--s3-region", c.s3_region, "S3 region (default: AWS_REGION, else us-east-1)")
+      ->group(cold_group);
+  cmd->add_flag("--s3-virtual-host", c.s3_virtual_host,
+                "Address buckets as bucket.host instead of host/bucket")
+      ->group(cold_group);
+  cmd->add_option("--segment-seconds", c.segment_seconds, "Seal a shard's open segment after this")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--segment-mb", c.segment_mb, "... or once it holds this many MiB")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--local-retention-hours", c.local_retention_hours,
+                  "Archived segments stay in the warm tier this long, then are read from cold")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--local-retention-gb", c.local_retention_gb,
+                  "... or until a shard's warm log exceeds this (0: no size limit)")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--cold-cache-mb", c.cold_cache_mb, "Cache of decompressed cold blocks, MiB")
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--cold-zstd-level", c.cold_zstd_level,
+                  "zstd level of segment objects (higher: smaller objects, more archiver CPU)")
+      ->check(CLI::Range(1, 19))
+      ->group(cold_group)
+      ->capture_default_str();
+  cmd->add_option("--archive-threads", c.archive_threads,
+                  "Segments exported (read and compressed) at once: the archivers' CPU budget "
+                  "(0: half the cores, at least 1)")
+      ->group(cold_group)
+      ->capture_default_str();
+}
+
+}  // namespace
 
 void StoreFlags::Register(CLI::App* cmd) {
   cmd->add_option("--data", data_dir, "Data directory of the store")->capture_default_str();
@@ -36,136 +109,12 @@ void StoreFlags::Register(CLI::App* cmd) {
                   "disk-full below it and resume on their own above it (0: only when a write "
                   "fails)")
       ->capture_default_str();
-  const char* tuning = "Tuning";
-  cmd->add_option("--write-buffer-mb", write_buffer_mb, "RocksDB memtable size (events), MiB")
-      ->group(tuning)
-      ->capture_default_str();
-  cmd->add_option("--max-write-buffers", max_write_buffers, "RocksDB memtables per column family")
-      ->group(tuning)
-      ->capture_default_str();
-  cmd->add_option("--memtable-budget-mb", memtable_budget_mb, "All memtables of all shards, MiB")
-      ->group(tuning)
-      ->capture_default_str();
-  cmd->add_option("--block-cache-mb", block_cache_mb, "RocksDB block cache, MiB")
-      ->group(tuning)
-      ->capture_default_str();
-  cmd->add_option("--ring-mb", ring_mb, "Hot ring arena, MiB")
-      ->group(tuning)
-      ->capture_default_str();
-  cmd->add_option("--idempotency-window-hours", idempotency_hours,
-                  "How long a retry with the same event ids is recognised")
-      ->group(tuning)
-      ->capture_default_str();
-  cmd->add_flag("--index-streams,!--no-index-streams", index_streams,
-                "Keep the $ce-<category> and $et-<type> index streams (default on; off saves "
-                "their indexing work when nothing reads them)")
-      ->group(tuning);
-  const char* cold_group = "Cold tier";
-  cmd->add_option("--cold", cold,
-                  "Object store for sealed segments and snapshots: file:///path, "
-                  "s3://bucket/prefix, or none. Default: the store's last one, else "
-                  "file://<data>-cold. S3 credentials come from AWS_ACCESS_KEY_ID and "
-                  "AWS_SECRET_ACCESS_KEY")
-      ->group(cold_group);
-  cmd->add_option("--s3-endpoint", s3_endpoint,
-                  "S3 endpoint, e.g. http://127.0.0.1:7480 (default: AWS_ENDPOINT_URL, else AWS)")
-      ->group(cold_group);
-  cmd->add_option("--s3-region", s3_region, "S3 region (default: AWS_REGION, else us-east-1)")
-      ->group(cold_group);
-  cmd->add_flag("--s3-virtual-host", s3_virtual_host,
-                "Address buckets as bucket.host instead of host/bucket")
-      ->group(cold_group);
-  cmd->add_option("--segment-seconds", segment_seconds, "Seal a shard's open segment after this")
-      ->group(cold_group)
-      ->capture_default_str();
-  cmd->add_option("--segment-mb", segment_mb, "... or once it holds this many MiB")
-      ->group(cold_group)
-      ->capture_default_str();
-  cmd->add_option("--local-retention-hours", local_retention_hours,
-                  "Archived segments stay in the warm tier this long, then are read from cold")
-      ->group(cold_group)
-      ->capture_default_str();
-  cmd->add_option("--local-retention-gb", local_retention_gb,
-                  "... or until a shard's warm log exceeds this (0: no size limit)")
-      ->group(cold_group)
-      ->capture_default_str();
-  cmd->add_option("--cold-cache-mb", cold_cache_mb, "Cache of decompressed cold blocks, MiB")
-      ->group(cold_group)
-      ->capture_default_str();
-  cmd->add_option("--cold-zstd-level", cold_zstd_level,
-                  "zstd level of segment objects (higher: smaller objects, more archiver CPU)")
-      ->check(CLI::Range(1, 19))
-      ->group(cold_group)
-      ->capture_default_str();
-  cmd->add_option("--archive-threads", archive_threads,
-                  "Segments exported (read and compressed) at once: the archivers' CPU budget "
-                  "(0: half the cores, at least 1)")
-      ->group(cold_group)
-      ->capture_default_str();
+  RegisterTuningFlags(cmd, *this);
+  RegisterColdFlags(cmd, *this);
 }
 
-namespace {
-constexpr const char* kColdUrlFile = "cold-url";
-}  // namespace
-
-constexpr const char* kColdUrlRemedy =
-    "it names the store's cold tier; pass --cold URL (or --cold none) once to set it again";
-
-void StoreFlags::RememberCold(const StoreOptions& options) const {
-  const std::string path = options.data_dir + "/" + kColdUrlFile;
-  const std::string value = options.cold.url.empty() ? "none" : options.cold.url;
-  auto old = env::ReadMetaFile(path, kColdUrlRemedy, /*accept_legacy=*/true);
-  if (old && (*old == value || *old == value + "\n")) return;
-  // Atomically and durably: an empty or torn file would make the next open pick the default.
-  if (auto st = env::WriteMetaFile(path, value + "\n"); !st) {
-    spdlog::warn("cannot record the cold tier URL: {}", st.error().ToString());
-  }
-}
-
-Result<StoreOptions> StoreFlags::ToOptions() const {
-  StoreOptions o;
-  o.data_dir = data_dir;
-  o.shards = shards;
-  o.durability = durability == "async" ? Durability::kAsync : Durability::kSync;
-  o.warm.write_buffer_size = write_buffer_mb << 20;
-  o.warm.max_write_buffer_number = max_write_buffers;
-  o.warm.memtable_budget = memtable_budget_mb << 20;
-  o.warm.block_cache_bytes = block_cache_mb << 20;
-  o.hot.ring_bytes = ring_mb << 20;
-  o.idempotency_window = std::chrono::seconds(static_cast<int64_t>(idempotency_hours * 3600));
-  o.index_streams = index_streams;
-  o.disk_reserve_bytes = static_cast<uint64_t>(disk_reserve_mb) << 20;
-  o.segment_max_age = std::chrono::microseconds(static_cast<int64_t>(segment_seconds * 1e6));
-  o.segment_max_bytes = static_cast<uint64_t>(segment_mb) << 20;
-  std::string url = cold;
-  if (url.empty()) {
-    auto remembered = env::ReadMetaFileIfExists(data_dir + "/" + kColdUrlFile, kColdUrlRemedy,
-                                                /*accept_legacy=*/true);
-    if (!remembered) return remembered.error();
-    if (*remembered) url = (*remembered)->substr(0, (*remembered)->find('\n'));
-  }
-  if (url.empty()) {
-    std::error_code ec;
-    std::string abs = std::filesystem::absolute(data_dir, ec).lexically_normal().string();
-    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
-    url = "file://" + abs + "-cold";
-  }
-  o.cold.url = url == "none" ? "" : url;
-  o.cold.archive = archive;
-  o.cold.s3.endpoint = s3_endpoint;
-  o.cold.s3.region = s3_region;
-  o.cold.s3.virtual_host = s3_virtual_host;
-  o.cold.local_retention = std::chrono::seconds(static_cast<int64_t>(local_retention_hours * 3600));
-  o.cold.local_retention_bytes = static_cast<uint64_t>(local_retention_gb * (1ull << 30));
-  o.cold.block_cache_bytes = cold_cache_mb << 20;
-  o.cold.zstd_level = cold_zstd_level;
-  o.cold.export_threads = archive_threads;
-  STRATA_TRY(o.Validate());
-  return o;
-}
-
-std::unique_ptr<Store> OpenOrReport(const StoreOptions& options) {
-  auto store = Store::Open(options);
+std::unique_ptr<LocalStore> OpenOrReport(const StoreOptions& options) {
+  auto store = LocalStore::Open(options);
   if (!store) {
     ReportError(store.error());
     return nullptr;
@@ -173,49 +122,18 @@ std::unique_ptr<Store> OpenOrReport(const StoreOptions& options) {
   return std::move(*store);
 }
 
-std::unique_ptr<Store> OpenOrReport(const StoreFlags& flags, const StoreOptions& options) {
-  auto store = OpenOrReport(options);
-  if (store) flags.RememberCold(options);
-  return store;
-}
-
-std::unique_ptr<Store> OpenStoreOrReport(const StoreFlags& flags, bool create) {
-  if (!flags.server.empty()) {
-    client::RemoteOptions ro;
-    ro.target = flags.server;
-    ro.connections = flags.connections;
-    auto remote = client::ConnectStore(ro);
-    if (!remote) {
-      ReportError(remote.error());
-      return nullptr;
-    }
-    return std::move(*remote);
+app::StoreHandle OpenStoreOrReport(const StoreFlags& flags, bool create) {
+  auto handle = app::OpenStore(flags, create);
+  if (!handle) {
+    ReportError(handle.error());
+    return {};
   }
-  auto options = flags.ToOptions();
-  if (!options) {
-    ReportError(options.error());
-    return nullptr;
-  }
-  options->create_if_missing = create;
-  return OpenOrReport(flags, *options);
+  return std::move(*handle);
 }
 
 int ReportError(const Error& e) {
   std::cerr << "strata: " << e.ToString() << "\n";
-  switch (e.code()) {
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kInvalidStreamName:
-    case ErrorCode::kInvalidEventId:
-    case ErrorCode::kInvalidExpectedRevision:
-    case ErrorCode::kUnknownOption:
-    case ErrorCode::kInvalidConfig:
-    case ErrorCode::kEventTooLarge:
-    case ErrorCode::kAppendTooLarge:
-    case ErrorCode::kMissingMetadata:
-      return 2;
-    default:
-      return 1;
-  }
+  return ClassOf(e.code()) == ErrorClass::kBadInput ? 2 : 1;  // exit 2: fix the command line
 }
 
 namespace {
@@ -283,20 +201,6 @@ std::string EventToLine(const RecordedEvent& e) {
       e.link ? fmt::format("{}@{} -> ", e.link->stream, e.link->revision.value()) : "";
   return fmt::format("{:>10}  {}{}@{}  {}  {}", e.position.value(), link, e.stream,
                      e.revision.value(), e.type, data);
-}
-
-Rss ReadRss() {
-  Rss r;
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto kb = [&](const char* key) -> uint64_t {
-      return std::stoull(line.substr(std::strlen(key))) * 1024;
-    };
-    if (line.rfind("VmRSS:", 0) == 0) r.current = kb("VmRSS:");
-    if (line.rfind("VmHWM:", 0) == 0) r.peak = kb("VmHWM:");
-  }
-  return r;
 }
 
 std::string Thousands(double v) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -14,6 +15,7 @@
 #include "model/stream_name.h"
 #include "status.pb.h"
 #include "streams.grpc.pb.h"
+#include "wire/admin.h"
 #include "wire/convert.h"
 
 namespace strata::client {
@@ -293,22 +295,53 @@ class BatchSession {
 };
 
 // A catch-up/live subscription: one Read call on its own thread.
+class RemoteSubscription;
+
+// The store's live subscriptions, so that Close() ends them as a local store's Close does.
+// Shared with the subscriptions: either may go first.
+struct SubscriptionSet {
+  std::mutex mu;
+  std::set<RemoteSubscription*> live;  // GUARDED_BY(mu)
+  bool closed = false;                 // GUARDED_BY(mu)
+};
+
 class RemoteSubscription : public Subscription {
  public:
-  RemoteSubscription(pb::Streams::Stub* stub, std::string target, pb::ReadReq req,
-                     std::shared_ptr<SubscriptionHandler> handler)
-      : stub_(stub),
+  RemoteSubscription(std::shared_ptr<pb::Streams::Stub> stub, std::string target, pb::ReadReq req,
+                     std::shared_ptr<SubscriptionHandler> handler,
+                     std::shared_ptr<SubscriptionSet> set)
+      : stub_(std::move(stub)),
         target_(std::move(target)),
         req_(std::move(req)),
-        handler_(std::move(handler)) {}
+        handler_(std::move(handler)),
+        set_(std::move(set)) {
+    std::lock_guard l(set_->mu);
+    if (set_->closed) cancelled_ = true;  // Start() then ends at once
+    set_->live.insert(this);
+  }
   ~RemoteSubscription() override {
+    {
+      std::lock_guard l(set_->mu);
+      set_->live.erase(this);
+    }
     Cancel();
     if (thread_.joinable()) thread_.join();
+  }
+  // The store is closing: end the call and wait until the handler has had OnStop.
+  void CancelAndWait() {
+    closed_by_store_ = true;
+    Cancel();
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !started_ || stopped_ || (ended_ && !confirmed_); });
   }
 
   // Starts the call and waits for the server's confirmation (so that "from the end" means from
   // now, as for a local subscription).
   Status Start() {
+    {
+      std::lock_guard l(mu_);
+      started_ = true;
+    }
     thread_ = std::thread([this] { Run(); });
     std::unique_lock l(mu_);
     cv_.wait(l, [&] { return confirmed_ || ended_; });
@@ -320,12 +353,20 @@ class RemoteSubscription : public Subscription {
     cancelled_ = true;
     ctx_.TryCancel();
   }
+  bool cancelled() const { return cancelled_; }
   uint64_t delivered() const override { return delivered_.load(); }
   Position position() const override { return Position(position_.load()); }
 
  private:
   void Run() {
-    auto reader = stub_->Read(&ctx_, req_);
+    if (cancelled_) {  // the store closed before the call began
+      std::lock_guard l(mu_);
+      start_error_ = Error(ErrorCode::kStoreClosed, "the remote store is closed");
+      ended_ = stopped_ = true;
+      cv_.notify_all();
+      return;
+    }
+    auto reader = stub_->Read(&ctx_, req_);  // a Cancel() from now on cancels the call
     pb::ReadResp r;
     bool stopped_by_handler = false;
     while (reader->Read(&r)) {
@@ -361,6 +402,9 @@ class RemoteSubscription : public Subscription {
     grpc::Status st = reader->Finish();
     std::optional<Error> error;
     if (!st.ok() && !cancelled_ && !stopped_by_handler) error = ErrorFromStatus(st, ctx_, target_);
+    if (closed_by_store_ && !stopped_by_handler) {  // as a local store's Close reports it
+      error = Error(ErrorCode::kStoreClosed, "the remote store was closed");
+    }
     {
       std::lock_guard l(mu_);
       if (!confirmed_) start_error_ = error;
@@ -368,33 +412,40 @@ class RemoteSubscription : public Subscription {
       cv_.notify_all();
     }
     if (confirmed_) handler_->OnStop(error ? &*error : nullptr);
+    std::lock_guard l(mu_);
+    stopped_ = true;
+    cv_.notify_all();
   }
 
-  pb::Streams::Stub* stub_;
+  std::shared_ptr<pb::Streams::Stub> stub_;  // shared: the store may be destroyed first
   std::string target_;
   pb::ReadReq req_;
   std::shared_ptr<SubscriptionHandler> handler_;
+  std::shared_ptr<SubscriptionSet> set_;
   grpc::ClientContext ctx_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool confirmed_ = false, ended_ = false;  // GUARDED_BY(mu_)
+  bool started_ = false;                    // GUARDED_BY(mu_): Start() was called
+  bool stopped_ = false;                    // GUARDED_BY(mu_): OnStop has returned
   std::optional<Error> start_error_;        // GUARDED_BY(mu_)
   std::atomic<bool> cancelled_{false};
+  std::atomic<bool> closed_by_store_{false};
   std::atomic<uint64_t> delivered_{0}, position_{0};
 };
 
-class RemoteStore : public Store {
+class RemoteStoreImpl : public RemoteStore {
  public:
-  RemoteStore(const RemoteOptions& o, std::vector<std::shared_ptr<grpc::Channel>> channels)
+  RemoteStoreImpl(const RemoteOptions& o, std::vector<std::shared_ptr<grpc::Channel>> channels)
       : target_(o.target), channels_(std::move(channels)) {
-    streams_ = pb::Streams::NewStub(channels_[0]);
+    streams_ = std::shared_ptr<pb::Streams::Stub>(pb::Streams::NewStub(channels_[0]));
     admin_ = strata::v1::Admin::NewStub(channels_[0]);
     for (size_t i = 0; i < channels_.size(); ++i) {
       sessions_.push_back(std::make_unique<BatchSession>(channels_[i], target_, i + 1));
     }
   }
-  ~RemoteStore() override { IgnoreError(Close()); }
+  ~RemoteStoreImpl() override { IgnoreError(Close()); }
 
   void AppendAsync(AppendRequest request, AppendCallback done) override {
     if (closed_) return done(Error(ErrorCode::kStoreClosed, "the remote store is closed"));
@@ -509,12 +560,6 @@ class RemoteStore : public Store {
     return out;
   }
 
-  Status ScanAll(Position, Position, const std::function<bool(const RecordView&)>&) override {
-    return Error(ErrorCode::kInvalidArgument,
-                 "this needs the data directory itself (a local scan); run it on the server's "
-                 "machine with --data instead of --server");
-  }
-
   Result<std::unique_ptr<Subscription>> Subscribe(
       SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) override {
     pb::ReadReq req;
@@ -548,8 +593,8 @@ class RemoteStore : public Store {
       }
       o->mutable_no_filter();
     }
-    auto sub = std::make_unique<RemoteSubscription>(streams_.get(), target_, std::move(req),
-                                                    std::move(handler));
+    auto sub = std::make_unique<RemoteSubscription>(streams_, target_, std::move(req),
+                                                    std::move(handler), subscriptions_);
     STRATA_TRY(sub->Start());
     return std::unique_ptr<Subscription>(std::move(sub));
   }
@@ -560,55 +605,12 @@ class RemoteStore : public Store {
   }
 
   StoreStats Stats() override {
-    StoreStats out;
     auto s = GetStats();
     if (!s) {
       spdlog::warn("stats from {}: {}", target_, s.error().ToString());
-      return out;
+      return StoreStats();
     }
-    out.watermark = Position(s->watermark());
-    out.ring_hits = s->ring_hits();
-    out.ring_misses = s->ring_misses();
-    out.appended_events = s->appended_events();
-    out.appended_bytes = s->appended_bytes();
-    for (int i = 0;
-         i < s->append_latency_counts_size() && i < static_cast<int>(LatencyHistogram::kBuckets);
-         ++i) {
-      out.append_latency.counts[i] = s->append_latency_counts(i);
-      out.append_latency.count += s->append_latency_counts(i);
-    }
-    out.append_latency.sum_us = s->append_latency_sum_us();
-    out.subscriptions = s->subscriptions();
-    out.subscription_lag_max = s->subscription_lag_max();
-    out.writable = s->write_error().empty();
-    out.write_error = s->write_error();
-    out.disk_free_bytes = s->disk_free_bytes();
-    out.disk_total_bytes = s->disk_total_bytes();
-    out.disk_reserve_bytes = s->disk_reserve_bytes();
-    out.disk_full_refusals = s->disk_full_refusals();
-    for (const auto& sh : s->shards()) {
-      ShardStats o;
-      o.shard = sh.shard();
-      o.events = sh.events();
-      o.bytes = sh.bytes();
-      o.streams = sh.streams();
-      o.last_position = Position(sh.last_position());
-      o.indexed_upto = Position(sh.indexed_upto());
-      o.index_runs = sh.index_runs();
-      o.index_entries = sh.index_entries();
-      o.unindexed_events = sh.unindexed_events();
-      o.groups = sh.group_commits();
-      o.fsyncs = sh.fsyncs();
-      o.appends = sh.appends();
-      o.queue_depth = sh.queue_depth();
-      o.memtable_bytes = sh.memtable_bytes();
-      o.compaction_pending_bytes = sh.compaction_pending_bytes();
-      o.running_compactions = sh.running_compactions();
-      o.write_stall_micros = sh.write_stall_micros();
-      o.write_stopped = sh.write_stopped();
-      out.shards.push_back(o);
-    }
-    return out;
+    return wire::FromProto(*s);
   }
 
   Result<ArchiveStatus> Archive() override {
@@ -617,29 +619,7 @@ class RemoteStore : public Store {
     strata::v1::Archive a;
     auto st = admin_->GetArchive(&ctx, strata::v1::GetArchiveRequest(), &a);
     if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
-    ArchiveStatus out;
-    out.enabled = a.enabled();
-    out.url = a.url();
-    out.cold_reads = a.cold_reads();
-    out.cache_hits = a.cache_hits();
-    out.cache_misses = a.cache_misses();
-    out.cache_bytes = a.cache_bytes();
-    for (const auto& s : a.shards()) {
-      ArchiveShardStatus o;
-      o.shard = s.shard();
-      o.segments = s.segments();
-      o.archived_upto = Position(s.archived_upto());
-      o.warm_floor = Position(s.warm_floor());
-      o.backlog_bytes = s.backlog_bytes();
-      o.backlog_age_us = s.backlog_age_us();
-      o.uploaded_segments = s.uploaded_segments();
-      o.uploaded_bytes = s.uploaded_bytes();
-      o.upload_seconds = s.upload_seconds();
-      o.errors = s.errors();
-      o.last_error = s.last_error();
-      out.shards.push_back(std::move(o));
-    }
-    return out;
+    return wire::FromProto(a);
   }
 
   Result<std::vector<SegmentInfo>> ListSegments() override {
@@ -648,22 +628,7 @@ class RemoteStore : public Store {
     strata::v1::Segments segs;
     auto st = admin_->ListSegments(&ctx, strata::v1::ListSegmentsRequest(), &segs);
     if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
-    std::vector<SegmentInfo> out;
-    for (const auto& s : segs.segments()) {
-      SegmentInfo o;
-      o.shard = s.shard();
-      o.segment_id = s.segment_id();
-      o.first_position = Position(s.first_position());
-      o.last_position = Position(s.last_position());
-      o.min_source_ts = s.min_source_ts();
-      o.max_source_ts = s.max_source_ts();
-      o.max_recorded_ts = s.max_recorded_ts();
-      o.events = s.events();
-      o.bytes = s.bytes();
-      o.key = s.key();
-      out.push_back(std::move(o));
-    }
-    return out;
+    return wire::FromProto(segs);
   }
 
   Status ArchiveAll(Deadline deadline) override {
@@ -684,13 +649,7 @@ class RemoteStore : public Store {
     strata::v1::SnapshotResult r;
     auto st = admin_->Snapshot(&ctx, strata::v1::SnapshotRequest(), &r);
     if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
-    SnapshotInfo out;
-    out.id = r.id();
-    out.bytes = r.bytes();
-    out.files = r.files();
-    out.reused_files = r.reused_files();
-    out.seconds = r.seconds();
-    return out;
+    return wire::FromProto(r);
   }
 
   Result<CheckReport> Check(const CheckOptions& options) override {
@@ -700,11 +659,19 @@ class RemoteStore : public Store {
     strata::v1::CheckResponse r;
     auto st = admin_->Check(&ctx, req, &r);
     if (!st.ok()) return ErrorFromStatus(st, ctx, target_);
-    return CheckReport::FromJson(r.json());
+    return wire::FromProto(r);
   }
 
+  // Ends the subscriptions (each handler gets OnStop before this returns) and the append
+  // sessions. Idempotent.
   Status Close() override {
     if (closed_.exchange(true)) return OkStatus();
+    {
+      std::lock_guard l(subscriptions_->mu);
+      subscriptions_->closed = true;
+      // Under the set's lock: a subscription being destroyed waits here before it unregisters.
+      for (RemoteSubscription* s : subscriptions_->live) s->CancelAndWait();
+    }
     for (auto& s : sessions_) s->Close();
     return OkStatus();
   }
@@ -734,14 +701,15 @@ class RemoteStore : public Store {
 
   std::string target_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
-  std::unique_ptr<pb::Streams::Stub> streams_;
+  std::shared_ptr<pb::Streams::Stub> streams_;
+  std::shared_ptr<SubscriptionSet> subscriptions_ = std::make_shared<SubscriptionSet>();
   std::unique_ptr<strata::v1::Admin::Stub> admin_;
   std::vector<std::unique_ptr<BatchSession>> sessions_;
   std::atomic<bool> closed_{false};
 };
 }  // namespace
 
-Result<std::unique_ptr<Store>> ConnectStore(const RemoteOptions& options) {
+Result<std::unique_ptr<RemoteStore>> ConnectStore(const RemoteOptions& options) {
   if (options.target.empty() || options.target.find(':') == std::string::npos) {
     return Error(ErrorCode::kInvalidArgument,
                  "--server wants HOST:PORT, such as 127.0.0.1:2113; got '" + options.target + "'");
@@ -765,7 +733,7 @@ Result<std::unique_ptr<Store>> ConnectStore(const RemoteOptions& options) {
     }
     channels.push_back(std::move(ch));
   }
-  return std::unique_ptr<Store>(new RemoteStore(options, std::move(channels)));
+  return std::unique_ptr<RemoteStore>(new RemoteStoreImpl(options, std::move(channels)));
 }
 
 Result<std::string> CallProjection(const RemoteOptions& options, const std::string& action,

@@ -11,7 +11,10 @@
 // Differences from a local Store, all stated in the results:
 //   - AppendResult.first_position is derived (last_position - count + 1: a single append's
 //     events have consecutive positions); `deduplicated` is not reported by the protocol;
-//   - ScanAll is not available (kInvalidArgument): it exists for local scans and verification.
+//   - an event over the size limit is kAppendTooLarge, not kEventTooLarge (the protocol has one
+//     "maximum append size exceeded" error);
+//   - there is no ScanAll: scans without copying are LocalStore's (run them with --data on the
+//     server's machine).
 // Thread-safety: as Store.
 #pragma once
 
@@ -20,6 +23,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "storage/operations.h"
 #include "storage/store.h"
 
 namespace strata::client {
@@ -30,8 +34,11 @@ struct RemoteOptions {
   std::chrono::milliseconds connect_timeout{5000};
 };
 
+// The event API and the operations of a running server.
+class RemoteStore : public Store, public StoreOperations {};
+
 // Connects (waits until the server answers, up to connect_timeout) or returns kUnavailable.
-Result<std::unique_ptr<Store>> ConnectStore(const RemoteOptions& options);
+Result<std::unique_ptr<RemoteStore>> ConnectStore(const RemoteOptions& options);
 
 // Calls strata.v1.Admin/Projection on the server: action and JSON arguments in, the JSON
 // document out (docs/projections.md). `timeout` bounds the call (verify can take a while).

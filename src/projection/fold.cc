@@ -33,6 +33,68 @@ std::string ToPointer(const std::string& path) {
   }
   return p;
 }
+
+// The helpers of Extractor::Extract, once per event: internal and called once each, so they are
+// inlined; they allocate nothing (the key goes into the Extractor's reused buffer).
+
+// A JSON token without the whitespace simdjson may leave after it.
+inline std::string_view TrimTrailingSpace(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The key field: a non-empty string, or a number's token. False when it is missing or else.
+inline bool KeyFromField(simdjson::ondemand::document& doc, const std::string& pointer,
+                         std::string& key) {
+  simdjson::ondemand::value v;
+  if (doc.at_pointer(pointer).get(v)) return false;
+  simdjson::ondemand::json_type t;
+  if (v.type().get(t)) return false;
+  if (t == simdjson::ondemand::json_type::string) {
+    std::string_view s;
+    if (v.get_string().get(s) || s.empty()) return false;
+    key.assign(s);
+    return true;
+  }
+  if (t == simdjson::ondemand::json_type::number) {
+    key.assign(TrimTrailingSpace(v.raw_json_token()));
+    return true;
+  }
+  return false;
+}
+
+// The value field as JSON text: an object's or array's whole text, a scalar's token. False
+// when it is missing or unreadable.
+inline bool TextFromField(simdjson::ondemand::document& doc, const std::string& pointer,
+                          std::string_view& text) {
+  simdjson::ondemand::value v;
+  simdjson::ondemand::json_type t;
+  std::string_view raw;
+  if (doc.at_pointer(pointer).get(v) || v.type().get(t)) return false;
+  bool bad = false;
+  if (t == simdjson::ondemand::json_type::object) {
+    simdjson::ondemand::object o;
+    bad = v.get_object().get(o) || o.raw_json().get(raw);
+  } else if (t == simdjson::ondemand::json_type::array) {
+    simdjson::ondemand::array a;
+    bad = v.get_array().get(a) || a.raw_json().get(raw);
+  } else {
+    raw = v.raw_json_token();
+  }
+  if (bad) return false;
+  text = TrimTrailingSpace(raw);
+  return true;
+}
+
+// The value field as a finite number. False when it is missing, not a number, or not finite.
+inline bool NumberFromField(simdjson::ondemand::document& doc, const std::string& pointer,
+                            double& number) {
+  double d = 0;
+  if (doc.at_pointer(pointer).get_double().get(d) || !std::isfinite(d)) return false;
+  number = d;
+  return true;
+}
+
 }  // namespace
 
 Extractor::Extractor(const ProjectionSpec& spec) : spec_(spec), json_(std::make_unique<Json>()) {
@@ -84,28 +146,7 @@ bool Extractor::Extract(const RecordView& r, Update* u) {
   if (spec_.key_pattern) {
     u->key = *spec_.key_pattern->Match(r.stream);
   } else if (!json_->key_pointer.empty()) {
-    simdjson::ondemand::value v;
-    if (doc.at_pointer(json_->key_pointer).get(v)) {
-      ++skipped_;
-      return false;
-    }
-    simdjson::ondemand::json_type t;
-    if (v.type().get(t)) {
-      ++skipped_;
-      return false;
-    }
-    if (t == simdjson::ondemand::json_type::string) {
-      std::string_view s;
-      if (v.get_string().get(s) || s.empty()) {
-        ++skipped_;
-        return false;
-      }
-      key_.assign(s);
-    } else if (t == simdjson::ondemand::json_type::number) {
-      std::string_view s = v.raw_json_token();
-      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-      key_.assign(s);
-    } else {
+    if (!KeyFromField(doc, json_->key_pointer, key_)) {
       ++skipped_;
       return false;
     }
@@ -114,53 +155,24 @@ bool Extractor::Extract(const RecordView& r, Update* u) {
     u->key = r.stream;
   }
   // The value.
+  bool found = true;
   switch (spec_.op) {
     case Op::kCount:
       u->number = 1;
-      return true;
+      break;
     case Op::kLastText:
       if (json_->value_pointer.empty()) {
         u->text = r.data;
-        return true;
       } else {
-        simdjson::ondemand::value v;
-        simdjson::ondemand::json_type t;
-        std::string_view raw;
-        if (doc.at_pointer(json_->value_pointer).get(v) || v.type().get(t)) {
-          ++skipped_;
-          return false;
-        }
-        // Objects and arrays: their whole text; scalars: the token.
-        bool bad = false;
-        if (t == simdjson::ondemand::json_type::object) {
-          simdjson::ondemand::object o;
-          bad = v.get_object().get(o) || o.raw_json().get(raw);
-        } else if (t == simdjson::ondemand::json_type::array) {
-          simdjson::ondemand::array a;
-          bad = v.get_array().get(a) || a.raw_json().get(raw);
-        } else {
-          raw = v.raw_json_token();
-        }
-        if (bad) {
-          ++skipped_;
-          return false;
-        }
-        while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) {
-          raw.remove_suffix(1);
-        }
-        u->text = raw;
-        return true;
+        found = TextFromField(doc, json_->value_pointer, u->text);
       }
-    default: {
-      double d = 0;
-      if (doc.at_pointer(json_->value_pointer).get_double().get(d) || !std::isfinite(d)) {
-        ++skipped_;
-        return false;
-      }
-      u->number = d;
-      return true;
-    }
+      break;
+    default:
+      found = NumberFromField(doc, json_->value_pointer, u->number);
+      break;
   }
+  if (!found) ++skipped_;
+  return found;
 }
 
 void Model::Apply(const Update& u) {

@@ -68,7 +68,7 @@ struct Follower::Pass {
   std::chrono::steady_clock::time_point batch_start, last_probe;
 };
 
-Follower::Follower(Store* store, const ProjectionSpec& spec, Sink* sink, uint64_t generation,
+Follower::Follower(LocalStore* store, const ProjectionSpec& spec, Sink* sink, uint64_t generation,
                    FlushPolicy flush)
     : store_(store),
       spec_(spec),
@@ -76,7 +76,8 @@ Follower::Follower(Store* store, const ProjectionSpec& spec, Sink* sink, uint64_
       generation_(generation),
       flush_(flush),
       fingerprint_(spec.Fingerprint()),
-      writer_(NewWriterId()) {}
+      writer_(NewWriterId()),
+      backoff_({.min = kFirstBackoff, .max = kMaxBackoff}) {}
 
 Follower::~Follower() { Stop(); }
 
@@ -111,10 +112,9 @@ bool Follower::Retry(const Error& e) {
     state_ = "retrying";
     last_error_ = e.ToString();
   }
-  spdlog::warn("projection {}: {} (retrying in {} ms)", spec_.name, e.ToString(), backoff_.count());
-  const bool go_on = Sleep(backoff_);
-  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-  return go_on;
+  const std::chrono::milliseconds pause = backoff_.Next();
+  spdlog::warn("projection {}: {} (retrying in {} ms)", spec_.name, e.ToString(), pause.count());
+  return Sleep(pause);
 }
 
 bool Follower::Sleep(std::chrono::milliseconds d) {
@@ -330,7 +330,7 @@ Follower::Step Follower::CommitBatch(Pass& p) {
 }
 
 void Follower::Committed(Pass& p, const SinkState& after) {
-  backoff_ = kFirstBackoff;
+  backoff_.Reset();
   const int64_t now_us = Clock::Real()->NowMicros();
   if (p.live) {
     std::lock_guard lock(mu_);
@@ -376,7 +376,7 @@ Follower::Step Follower::Probe(Pass& p) {
   }();
   if (!checked) return Retry(checked.error()) ? Step::kContinue : Step::kStop;
   if (*checked == Step::kContinue && idle) {  // the sink answers again
-    backoff_ = kFirstBackoff;
+    backoff_.Reset();
     std::lock_guard lock(mu_);
     if (state_ == "retrying") state_ = "live";
     last_error_.clear();

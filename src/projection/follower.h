@@ -23,9 +23,10 @@
 #include <vector>
 
 #include "base/histogram.h"
+#include "base/retry.h"
 #include "projection/fold.h"
 #include "projection/sink.h"
-#include "storage/store.h"
+#include "storage/local_store.h"
 
 namespace strata::projection {
 
@@ -67,7 +68,7 @@ Verdict Judge(const SinkState& found, const SinkState& mine, const SinkState* at
 
 class Follower {
  public:
-  Follower(Store* store, const ProjectionSpec& spec, Sink* sink, uint64_t generation,
+  Follower(LocalStore* store, const ProjectionSpec& spec, Sink* sink, uint64_t generation,
            FlushPolicy flush);
   ~Follower();  // stops
   void Start();
@@ -101,7 +102,7 @@ class Follower {
   void SetState(const char* state);
   void Fail(const Error& e);
 
-  Store* const store_;
+  LocalStore* const store_;
   const ProjectionSpec spec_;
   Sink* const sink_;
   const uint64_t generation_;
@@ -109,8 +110,8 @@ class Follower {
   const std::string fingerprint_;
   const std::string writer_;  // random per Follower: host/pid/random
   std::atomic<bool> serving_{false};
-  std::atomic<uint64_t> epoch_{0};          // of its last claim; written by the thread only
-  std::chrono::milliseconds backoff_{100};  // owned by the thread
+  std::atomic<uint64_t> epoch_{0};  // of its last claim; written by the thread only
+  Backoff backoff_;                 // owned by the thread
 
   std::thread thread_;
   mutable std::mutex mu_;

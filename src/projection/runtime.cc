@@ -7,7 +7,7 @@
 
 #include "base/clock.h"
 #include "projection/memory_sink.h"
-#include "projection/sinks/redis/redis_sink.h"
+#include "projection/sink_factory.h"
 
 namespace strata::projection {
 
@@ -40,11 +40,11 @@ Error NoSuch(const std::string& name) {
 }
 }  // namespace
 
-ProjectionRuntime::ProjectionRuntime(Store* store, RuntimeOptions options)
+ProjectionRuntime::ProjectionRuntime(LocalStore* store, RuntimeOptions options)
     : store_(store), options_(options) {}
 
 Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Start(
-    Store* store, std::vector<ProjectionSpec> specs, RuntimeOptions options) {
+    LocalStore* store, std::vector<ProjectionSpec> specs, RuntimeOptions options) {
   std::unique_ptr<ProjectionRuntime> rt(new ProjectionRuntime(store, options));
   std::set<std::string> names;
   for (auto& spec : specs) {
@@ -57,20 +57,18 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Start(
     if (options.memory_sink) {
       Slot memory;
       memory.kind = "memory";
-      memory.sink = std::make_unique<MemorySink>(spec.op);
+      auto sink = MakeSink(spec, "memory");
+      if (!sink) return sink.error();
+      memory.sink = std::move(*sink);
       memory.flush = options.memory_flush;
       e->slots.push_back(std::move(memory));
     }
     if (!spec.redis.empty()) {
-      auto address = ParseRedisUrl(spec.redis);
-      if (!address) {
-        return Error(address.error().code(),
-                     "projection '" + spec.name + "': " + address.error().message());
-      }
+      auto sink = MakeSink(spec, "redis", {.redis_timeout = options.redis_timeout});
+      if (!sink) return sink.error();
       Slot redis;
       redis.kind = "redis";
-      redis.sink = std::make_unique<RedisSink>(*address, spec.redis_prefix + ":" + spec.name,
-                                               spec.op, options.redis_timeout);
+      redis.sink = std::move(*sink);
       redis.flush = FlushPolicy{std::chrono::milliseconds(spec.flush_ms), spec.flush_events};
       e->slots.push_back(std::move(redis));
     }

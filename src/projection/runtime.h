@@ -17,7 +17,7 @@
 #include "projection/sink.h"
 #include "projection/spec.h"
 #include "projection/verify.h"
-#include "storage/store.h"
+#include "storage/local_store.h"
 
 namespace strata::projection {
 
@@ -56,7 +56,7 @@ struct ProjectionInfo {
 class ProjectionRuntime {
  public:
   // Validates the specs (unique names, sink URLs) and starts the enabled projections.
-  static Result<std::unique_ptr<ProjectionRuntime>> Start(Store* store,
+  static Result<std::unique_ptr<ProjectionRuntime>> Start(LocalStore* store,
                                                           std::vector<ProjectionSpec> specs,
                                                           RuntimeOptions options = {});
   ~ProjectionRuntime();  // stops every follower
@@ -83,14 +83,14 @@ class ProjectionRuntime {
  private:
   struct Entry;
   struct Slot;
-  ProjectionRuntime(Store* store, RuntimeOptions options);
+  ProjectionRuntime(LocalStore* store, RuntimeOptions options);
   Entry* Find(const std::string& name);  // caller holds mu_
   Status EnsureLive(Entry& e, Slot& s);  // caller holds mu_
   void Supervise();
   void Tick();
   void DropDue(std::chrono::steady_clock::time_point now);
 
-  Store* const store_;
+  LocalStore* const store_;
   const RuntimeOptions options_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;

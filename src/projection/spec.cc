@@ -69,75 +69,94 @@ std::string_view KindName(Kind kind) {
 
 bool IsNumeric(Op op) { return op != Op::kLastText; }
 
-Result<ProjectionSpec> ParseSpec(std::string_view text) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Invalid("", "the definition is not a JSON object: " + std::string(text.substr(0, 200)));
-  }
-  ProjectionSpec s;
+namespace {
+
+// Every key of a spec is a known one, and the name is valid.
+Status CheckKeysAndName(const nlohmann::json& j, const std::string& name) {
   static const std::set<std::string> kKeys = {
       "name",  "kind",  "stream", "streams",      "event_types", "key",          "key_field",
       "field", "score", "redis",  "redis_prefix", "flush_ms",    "flush_events", "enabled"};
-  if (j.contains("name") && j["name"].is_string()) s.name = j["name"].get<std::string>();
   for (const auto& [k, v] : j.items()) {
     if (!kKeys.count(k)) {
-      return Invalid(s.name, "unknown key '" + k +
-                                 "'; the keys are name, kind, stream, streams, event_types, key, "
-                                 "key_field, field, score, redis, redis_prefix, flush_ms, "
-                                 "flush_events, enabled");
+      return Invalid(name, "unknown key '" + k +
+                               "'; the keys are name, kind, stream, streams, event_types, key, "
+                               "key_field, field, score, redis, redis_prefix, flush_ms, "
+                               "flush_events, enabled");
     }
   }
-  if (s.name.empty() || s.name.size() > 64 ||
-      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
-    return Invalid(s.name, "name must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
+  if (name.empty() || name.size() > 64 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
+    return Invalid(name, "name must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
   }
-  auto str = [&](const char* key, std::string& out) -> Status {
-    if (!j.contains(key)) return OkStatus();
-    if (!j[key].is_string()) return Invalid(s.name, std::string(key) + " must be a string");
-    out = j[key].get<std::string>();
+  return OkStatus();
+}
+
+// The optional fields of the spec `j` of projection `name`; each leaves `out` as it is when its
+// key is absent.
+class SpecFields {
+ public:
+  SpecFields(const nlohmann::json& j, const std::string& name) : j_(j), name_(name) {}
+  Status String(const char* key, std::string& out) const {
+    if (!j_.contains(key)) return OkStatus();
+    if (!j_[key].is_string()) return Invalid(name_, std::string(key) + " must be a string");
+    out = j_[key].get<std::string>();
     return OkStatus();
-  };
-  auto num = [&](const char* key, uint32_t& out, uint32_t lo, uint32_t hi) -> Status {
-    if (!j.contains(key)) return OkStatus();
-    if (!j[key].is_number_unsigned() || j[key].get<uint64_t>() < lo ||
-        j[key].get<uint64_t>() > hi) {
-      return Invalid(s.name, std::string(key) + " must be a whole number from " +
-                                 std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  Status StringList(const char* key, std::vector<std::string>& out) const {
+    if (!j_.contains(key)) return OkStatus();
+    auto v = Strings(name_, j_[key], key);
+    if (!v) return v.error();
+    out = std::move(*v);
+    return OkStatus();
+  }
+  Status Number(const char* key, uint32_t& out, uint32_t lo, uint32_t hi) const {
+    if (!j_.contains(key)) return OkStatus();
+    if (!j_[key].is_number_unsigned() || j_[key].get<uint64_t>() < lo ||
+        j_[key].get<uint64_t>() > hi) {
+      return Invalid(name_, std::string(key) + " must be a whole number from " +
+                                std::to_string(lo) + " to " + std::to_string(hi));
     }
-    out = j[key].get<uint32_t>();
+    out = j_[key].get<uint32_t>();
     return OkStatus();
-  };
+  }
+  Status Bool(const char* key, bool& out) const {
+    if (!j_.contains(key)) return OkStatus();
+    if (!j_[key].is_boolean()) return Invalid(name_, std::string(key) + " must be true or false");
+    out = j_[key].get<bool>();
+    return OkStatus();
+  }
+
+ private:
+  const nlohmann::json& j_;
+  const std::string& name_;
+};
+
+// Reads every field but the name, in the order their errors are reported.
+Status ReadFields(const SpecFields& f, ProjectionSpec& s) {
   std::string kind = "count";
-  STRATA_TRY(str("kind", kind));
+  STRATA_TRY(f.String("kind", kind));
   auto k = ParseKind(s.name, kind);
   if (!k) return k.error();
   s.kind = *k;
-  STRATA_TRY(str("stream", s.stream));
-  if (j.contains("streams")) {
-    auto v = Strings(s.name, j["streams"], "streams");
-    if (!v) return v.error();
-    s.stream_prefixes = std::move(*v);
-  }
-  if (j.contains("event_types")) {
-    auto v = Strings(s.name, j["event_types"], "event_types");
-    if (!v) return v.error();
-    s.event_types = std::move(*v);
-  }
+  STRATA_TRY(f.String("stream", s.stream));
+  STRATA_TRY(f.StringList("streams", s.stream_prefixes));
+  STRATA_TRY(f.StringList("event_types", s.event_types));
   if (!s.stream.empty() && !s.stream_prefixes.empty()) {
     return Invalid(s.name, "give either stream (one stream) or streams (prefixes in $all)");
   }
-  STRATA_TRY(str("key", s.key_pattern_text));
-  STRATA_TRY(str("key_field", s.key_field));
-  STRATA_TRY(str("field", s.field));
-  STRATA_TRY(str("score", s.score));
-  STRATA_TRY(str("redis", s.redis));
-  STRATA_TRY(str("redis_prefix", s.redis_prefix));
-  STRATA_TRY(num("flush_ms", s.flush_ms, 1, 3'600'000));
-  STRATA_TRY(num("flush_events", s.flush_events, 1, 10'000'000));
-  if (j.contains("enabled")) {
-    if (!j["enabled"].is_boolean()) return Invalid(s.name, "enabled must be true or false");
-    s.enabled = j["enabled"].get<bool>();
-  }
+  STRATA_TRY(f.String("key", s.key_pattern_text));
+  STRATA_TRY(f.String("key_field", s.key_field));
+  STRATA_TRY(f.String("field", s.field));
+  STRATA_TRY(f.String("score", s.score));
+  STRATA_TRY(f.String("redis", s.redis));
+  STRATA_TRY(f.String("redis_prefix", s.redis_prefix));
+  STRATA_TRY(f.Number("flush_ms", s.flush_ms, 1, 3'600'000));
+  STRATA_TRY(f.Number("flush_events", s.flush_events, 1, 10'000'000));
+  return f.Bool("enabled", s.enabled);
+}
+
+// The key (a stream-name pattern or a key field) and the value field; sets s.key_pattern.
+Status CheckKeyAndField(ProjectionSpec& s) {
   if (!s.key_pattern_text.empty() && !s.key_field.empty()) {
     return Invalid(s.name, "give either key (a stream-name pattern) or key_field, not both");
   }
@@ -158,6 +177,28 @@ Result<ProjectionSpec> ParseSpec(std::string_view text) {
   if (!s.field.empty() && !ValidFieldPath(s.field)) {
     return Invalid(s.name, "field '" + s.field + "' is not a field path such as a.b");
   }
+  return OkStatus();
+}
+
+// A leaderboard's op, from its score (defaulted here: sum with a field, else count).
+Result<Op> LeaderboardOp(ProjectionSpec& s) {
+  if (s.score.empty()) s.score = s.field.empty() ? "count" : "sum";
+  if (s.score == "count") {
+    if (!s.field.empty()) return Invalid(s.name, "score count takes no field");
+    return Op::kCount;
+  }
+  if (s.field.empty()) {
+    return Invalid(s.name, "score " + s.score + " needs field: the numeric field");
+  }
+  if (s.score == "sum") return Op::kSum;
+  if (s.score == "max") return Op::kMax;
+  if (s.score == "min") return Op::kMin;
+  if (s.score == "last") return Op::kLastNumber;
+  return Invalid(s.name, "score '" + s.score + "' is not one of sum, max, min, last, count");
+}
+
+// Derives s.op from the kind (and the score), checking that the kind has the field it needs.
+Status ChooseOp(ProjectionSpec& s) {
   if (!s.score.empty() && s.kind != Kind::kLeaderboard) {
     return Invalid(s.name, "score is for kind leaderboard only");
   }
@@ -179,36 +220,39 @@ Result<ProjectionSpec> ParseSpec(std::string_view text) {
       s.op = Op::kLastText;
       break;
     case Kind::kLeaderboard: {
-      if (s.score.empty()) s.score = s.field.empty() ? "count" : "sum";
-      if (s.score == "count") {
-        if (!s.field.empty()) return Invalid(s.name, "score count takes no field");
-        s.op = Op::kCount;
-      } else {
-        if (s.field.empty()) {
-          return Invalid(s.name, "score " + s.score + " needs field: the numeric field");
-        }
-        if (s.score == "sum") {
-          s.op = Op::kSum;
-        } else if (s.score == "max") {
-          s.op = Op::kMax;
-        } else if (s.score == "min") {
-          s.op = Op::kMin;
-        } else if (s.score == "last") {
-          s.op = Op::kLastNumber;
-        } else {
-          return Invalid(s.name,
-                         "score '" + s.score + "' is not one of sum, max, min, last, count");
-        }
-      }
+      auto op = LeaderboardOp(s);
+      if (!op) return op.error();
+      s.op = *op;
       break;
     }
   }
+  return OkStatus();
+}
+
+Status CheckRedis(const ProjectionSpec& s) {
   if (!s.redis.empty() && s.redis.rfind("redis://", 0) != 0) {
     return Invalid(s.name, "redis '" + s.redis + "' must be a redis://host:port/db URL");
   }
   if (s.redis_prefix.empty() || s.redis_prefix.find(' ') != std::string::npos) {
     return Invalid(s.name, "redis_prefix must be a non-empty word");
   }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<ProjectionSpec> ParseSpec(std::string_view text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Invalid("", "the definition is not a JSON object: " + std::string(text.substr(0, 200)));
+  }
+  ProjectionSpec s;
+  if (j.contains("name") && j["name"].is_string()) s.name = j["name"].get<std::string>();
+  STRATA_TRY(CheckKeysAndName(j, s.name));
+  STRATA_TRY(ReadFields(SpecFields(j, s.name), s));
+  STRATA_TRY(CheckKeyAndField(s));
+  STRATA_TRY(ChooseOp(s));
+  STRATA_TRY(CheckRedis(s));
   return s;
 }
 

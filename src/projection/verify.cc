@@ -11,8 +11,8 @@ namespace strata::projection {
 namespace {
 
 // Folds the store's positions (from, to] into `model`; counts the records scanned.
-Status Fold(Store* store, const ProjectionSpec& spec, Extractor& ex, Model& model, Position from,
-            Position to, uint64_t& records) {
+Status Fold(LocalStore* store, const ProjectionSpec& spec, Extractor& ex, Model& model,
+            Position from, Position to, uint64_t& records) {
   if (to <= from) return OkStatus();
   return store->ScanAll(Position(from.value() + 1), Position(to.value() + 1),
                         [&](const RecordView& r) {
@@ -39,108 +39,108 @@ nlohmann::json ValueJson(Op op, const std::optional<Value>& v) {
   return v->number;
 }
 
-}  // namespace
-
-Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink,
-                            const VerifyOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  VerifyReport rep;
-  rep.projection = spec.name;
-  rep.sink = sink->Describe();
-  rep.op = spec.op;
-  rep.max_lag_positions = options.max_lag_positions;
-  auto current = sink->Current();
-  if (!current) return current.error();
-  rep.generation = *current;
-  if (*current == 0) {
-    rep.problems.push_back("the sink holds no published model for '" + spec.name +
-                           "' (never started, or its keys were deleted)");
-  }
-  Extractor ex(spec);
-  Model recount(spec.op);
-  Position folded;  // the recount covers (0, folded]
-
-  if (options.sample == 0) {
-    ReadRequest all;
-    all.all = true;
-    auto read = sink->Read(rep.generation, all);
-    if (!read) return read.error();
-    rep.checkpoint = read->state.checkpoint;
-    if (!read->state.fingerprint.empty() && read->state.fingerprint != spec.Fingerprint()) {
-      rep.problems.push_back("the sink's model was built by a different definition of '" +
-                             spec.name + "'; rebuild it with 'strata replay " + spec.name + "'");
+// Compares every key of the recount with the sink's whole model, both ways.
+void CompareAll(VerifyReport& rep, Op op, const Model& recount, const Model& theirs,
+                uint32_t list) {
+  if (IsNumeric(op)) {
+    for (const auto& [k, v] : recount.numbers()) {
+      Compare(rep, op, k, Value{v, {}}, theirs.Get(k), list);
     }
-    STRATA_TRY(Fold(store, spec, ex, recount, folded, rep.checkpoint, rep.records_scanned));
-    folded = rep.checkpoint;
-    rep.store_keys = recount.size();
-    rep.sink_keys = read->cardinality;
-    const Model& theirs = *read->all;
-    if (IsNumeric(spec.op)) {
-      for (const auto& [k, v] : recount.numbers()) {
-        Compare(rep, spec.op, k, Value{v, {}}, theirs.Get(k), options.list);
-      }
-      for (const auto& [k, v] : theirs.numbers()) {
-        if (!recount.numbers().count(k))
-          Compare(rep, spec.op, k, std::nullopt, Value{v, {}}, options.list);
-      }
-    } else {
-      for (const auto& [k, v] : recount.texts()) {
-        Compare(rep, spec.op, k, Value{0, v}, theirs.Get(k), options.list);
-      }
-      for (const auto& [k, v] : theirs.texts()) {
-        if (!recount.texts().count(k))
-          Compare(rep, spec.op, k, std::nullopt, Value{0, v}, options.list);
-      }
+    for (const auto& [k, v] : theirs.numbers()) {
+      if (!recount.numbers().count(k)) Compare(rep, op, k, std::nullopt, Value{v, {}}, list);
     }
   } else {
-    // First the checkpoint, then the recount up to it, then the sampled keys read together with
-    // the (possibly later) checkpoint, and the recount carried up to that one.
-    rep.sampled = true;
-    auto first = sink->Read(rep.generation, ReadRequest{});
-    if (!first) return first.error();
-    STRATA_TRY(
-        Fold(store, spec, ex, recount, folded, first->state.checkpoint, rep.records_scanned));
-    folded = first->state.checkpoint;
-    std::vector<std::string> keys;
-    std::mt19937_64 rng(options.seed ? options.seed : std::random_device{}());
-    uint64_t seen = 0;
-    auto consider = [&](const std::string& k) {  // reservoir sampling
-      ++seen;
-      if (keys.size() < options.sample) {
-        keys.push_back(k);
-      } else if (uint64_t j = rng() % seen; j < options.sample) {
-        keys[j] = k;
-      }
-    };
-    if (IsNumeric(spec.op)) {
-      for (const auto& [k, v] : recount.numbers()) consider(k);
-    } else {
-      for (const auto& [k, v] : recount.texts()) consider(k);
+    for (const auto& [k, v] : recount.texts()) {
+      Compare(rep, op, k, Value{0, v}, theirs.Get(k), list);
     }
-    ReadRequest req;
-    req.keys = keys;
-    auto second = sink->Read(rep.generation, req);
-    if (!second) return second.error();
-    if (second->state.checkpoint < folded) {
-      rep.problems.push_back(
-          fmt::format("the sink's checkpoint went back from {} to {} during "
-                      "verify (was Redis restored or rolled back?)",
-                      folded.value(), second->state.checkpoint.value()));
-    } else {
-      STRATA_TRY(
-          Fold(store, spec, ex, recount, folded, second->state.checkpoint, rep.records_scanned));
-      folded = second->state.checkpoint;
-    }
-    rep.checkpoint = second->state.checkpoint;
-    rep.store_keys = recount.size();
-    rep.sink_keys = second->cardinality;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      Compare(rep, spec.op, keys[i], recount.Get(keys[i]), second->values[i], options.list);
-    }
-    if (!keys.empty()) {
-      rep.detectable_fraction = 1 - std::pow(0.01, 1.0 / static_cast<double>(keys.size()));
+    for (const auto& [k, v] : theirs.texts()) {
+      if (!recount.texts().count(k)) Compare(rep, op, k, std::nullopt, Value{0, v}, list);
     }
   }
+}
+
+// Every key: the sink's whole model, and the recount up to its checkpoint.
+Status VerifyEveryKey(LocalStore* store, const ProjectionSpec& spec, Sink* sink,
+                      const VerifyOptions& options, Extractor& ex, Model& recount,
+                      VerifyReport& rep) {
+  ReadRequest all;
+  all.all = true;
+  auto read = sink->Read(rep.generation, all);
+  if (!read) return read.error();
+  rep.checkpoint = read->state.checkpoint;
+  if (!read->state.fingerprint.empty() && read->state.fingerprint != spec.Fingerprint()) {
+    rep.problems.push_back("the sink's model was built by a different definition of '" + spec.name +
+                           "'; rebuild it with 'strata replay " + spec.name + "'");
+  }
+  STRATA_TRY(Fold(store, spec, ex, recount, Position(), rep.checkpoint, rep.records_scanned));
+  rep.store_keys = recount.size();
+  rep.sink_keys = read->cardinality;
+  CompareAll(rep, spec.op, recount, *read->all, options.list);
+  return OkStatus();
+}
+
+// Up to `n` keys of the recount drawn uniformly (reservoir sampling); `seed` 0: a random one.
+std::vector<std::string> SampleKeys(const Model& recount, uint64_t n, uint64_t seed) {
+  std::vector<std::string> keys;
+  std::mt19937_64 rng(seed ? seed : std::random_device{}());
+  uint64_t seen = 0;
+  auto consider = [&](const std::string& k) {
+    ++seen;
+    if (keys.size() < n) {
+      keys.push_back(k);
+    } else if (uint64_t j = rng() % seen; j < n) {
+      keys[j] = k;
+    }
+  };
+  if (IsNumeric(recount.op())) {
+    for (const auto& [k, v] : recount.numbers()) consider(k);
+  } else {
+    for (const auto& [k, v] : recount.texts()) consider(k);
+  }
+  return keys;
+}
+
+// A sample of keys: first the checkpoint, then the recount up to it, then the sampled keys read
+// together with the (possibly later) checkpoint, and the recount carried up to that one.
+Status VerifySample(LocalStore* store, const ProjectionSpec& spec, Sink* sink,
+                    const VerifyOptions& options, Extractor& ex, Model& recount,
+                    VerifyReport& rep) {
+  rep.sampled = true;
+  auto first = sink->Read(rep.generation, ReadRequest{});
+  if (!first) return first.error();
+  STRATA_TRY(
+      Fold(store, spec, ex, recount, Position(), first->state.checkpoint, rep.records_scanned));
+  Position folded = first->state.checkpoint;  // the recount covers (0, folded]
+  const std::vector<std::string> keys = SampleKeys(recount, options.sample, options.seed);
+  ReadRequest req;
+  req.keys = keys;
+  auto second = sink->Read(rep.generation, req);
+  if (!second) return second.error();
+  if (second->state.checkpoint < folded) {
+    rep.problems.push_back(
+        fmt::format("the sink's checkpoint went back from {} to {} during "
+                    "verify (was Redis restored or rolled back?)",
+                    folded.value(), second->state.checkpoint.value()));
+  } else {
+    STRATA_TRY(
+        Fold(store, spec, ex, recount, folded, second->state.checkpoint, rep.records_scanned));
+    folded = second->state.checkpoint;
+  }
+  rep.checkpoint = second->state.checkpoint;
+  rep.store_keys = recount.size();
+  rep.sink_keys = second->cardinality;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Compare(rep, spec.op, keys[i], recount.Get(keys[i]), second->values[i], options.list);
+  }
+  if (!keys.empty()) {
+    rep.detectable_fraction = 1 - std::pow(0.01, 1.0 / static_cast<double>(keys.size()));
+  }
+  return OkStatus();
+}
+
+// The problems the figures show: cardinality, differing keys, and the checkpoint's lag behind
+// the store's last position (read now).
+void AddSummaryProblems(LocalStore* store, const VerifyOptions& options, VerifyReport& rep) {
   if (rep.store_keys != rep.sink_keys) {
     rep.problems.push_back(
         fmt::format("cardinality differs: the store gives {} keys, the sink "
@@ -162,6 +162,33 @@ Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink
                     rep.checkpoint.value(), rep.last_position.value(), rep.lag_positions,
                     options.max_lag_positions));
   }
+}
+
+}  // namespace
+
+Result<VerifyReport> Verify(LocalStore* store, const ProjectionSpec& spec, Sink* sink,
+                            const VerifyOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  VerifyReport rep;
+  rep.projection = spec.name;
+  rep.sink = sink->Describe();
+  rep.op = spec.op;
+  rep.max_lag_positions = options.max_lag_positions;
+  auto current = sink->Current();
+  if (!current) return current.error();
+  rep.generation = *current;
+  if (*current == 0) {
+    rep.problems.push_back("the sink holds no published model for '" + spec.name +
+                           "' (never started, or its keys were deleted)");
+  }
+  Extractor ex(spec);
+  Model recount(spec.op);
+  if (options.sample == 0) {
+    STRATA_TRY(VerifyEveryKey(store, spec, sink, options, ex, recount, rep));
+  } else {
+    STRATA_TRY(VerifySample(store, spec, sink, options, ex, recount, rep));
+  }
+  AddSummaryProblems(store, options, rep);
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

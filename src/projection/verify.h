@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "projection/sink.h"
-#include "storage/store.h"
+#include "storage/local_store.h"
 
 namespace strata::projection {
 
@@ -53,7 +53,7 @@ struct VerifyReport {
 // The human form of a report's JSON (VerifyReport::ToJson, or what a server's verify returned).
 std::string VerifyTextFromJson(std::string_view report_json);
 
-Result<VerifyReport> Verify(Store* store, const ProjectionSpec& spec, Sink* sink,
+Result<VerifyReport> Verify(LocalStore* store, const ProjectionSpec& spec, Sink* sink,
                             const VerifyOptions& options);
 
 }  // namespace strata::projection

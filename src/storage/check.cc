@@ -135,7 +135,15 @@ void CheckStoreDescription(const std::string& data_dir, CheckReport* report) {
   auto d = ReadStoreDescription(data_dir);
   if (!d) {
     report->Add(Problem("store-description", data_dir + "/STRATA", -1, d.error().ToString()));
+    return;
   }
+  if (d->cold_url) return;
+  // A store made before STRATA recorded the cold URL keeps it in <data>/cold-url.
+  const std::string path = LegacyColdUrlPath(data_dir);
+  auto legacy = env::ReadMetaFileIfExists(path, kColdUrlRemedy, /*accept_legacy=*/true);
+  if (legacy && !legacy->has_value()) return;
+  ++report->metadata_files;
+  if (!legacy) report->Add(Problem("metadata", path, -1, legacy.error().ToString()));
 }
 
 void CheckWarm(warm::WarmShard& warm, uint32_t shard, CheckReport* report) {
@@ -305,7 +313,7 @@ Result<CheckReport> CheckDataDir(const StoreOptions& options, const CheckOptions
   auto shared = warm::SharedResources::Create(options.warm);
   for (uint32_t i = 0; i < shards; ++i) {
     const fs::path shard_dir = dir / cold::ShardName(i);
-    auto warm = warm::WarmShard::OpenReadOnly((shard_dir / "db").string(), options, shared);
+    auto warm = warm::WarmShard::OpenReadOnly((shard_dir / "db").string(), options.warm, shared);
     if (!warm) {
       report.Add(Problem("warm-file", (shard_dir / "db").string(), i, warm.error().ToString()));
       continue;

@@ -39,7 +39,7 @@ struct CheckReport {
   uint64_t records = 0;         // log records decoded and checked
   uint64_t warm_files = 0;      // RocksDB SST files whose blocks were verified
   uint64_t index_runs = 0;      // index run files verified
-  uint64_t metadata_files = 0;  // STRATA, STATE, cold-url, …
+  uint64_t metadata_files = 0;  // STRATA, STATE, an older store's cold-url, …
   uint64_t local_segments = 0;  // outbox segment files verified
   uint64_t cold_segments = 0;   // archived segment objects verified
   uint64_t cold_blocks = 0;

@@ -430,64 +430,82 @@ Status MergeInto(const std::vector<std::shared_ptr<Run>>& inputs, RunFileWriter&
 }
 }  // namespace
 
+namespace {
+// A dedupe run whose newest entry is older than the window (the last such in `set`), or null.
+std::shared_ptr<Run> ExpiredDedupeRun(const std::vector<std::shared_ptr<Run>>& set,
+                                      int64_t expire_before) {
+  std::shared_ptr<Run> expired;
+  for (const auto& r : set) {
+    if (r->kind() == RunKind::kDedupe && r->max_ts() < expire_before) expired = r;
+  }
+  return expired;
+}
+
+// Per kind, the smallest run with up to kFanIn - 1 others of at most kRatio times its size
+// (size-tiered with fan-in 4: each entry is rewritten about log4(N) times, half as often as
+// pairwise merging); empty when no kind has a tier worth merging.
+std::vector<std::shared_ptr<Run>> PickMergeInputs(const std::vector<std::shared_ptr<Run>>& set) {
+  constexpr size_t kFanIn = 4;
+  constexpr uint64_t kRatio = 4;
+  for (RunKind kind : {RunKind::kStream, RunKind::kDedupe}) {
+    std::vector<std::shared_ptr<Run>> runs;
+    for (const auto& r : set) {
+      if (r->kind() == kind) runs.push_back(r);
+    }
+    if (runs.size() < 2) continue;
+    std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x->count() < y->count(); });
+    std::vector<std::shared_ptr<Run>> similar{runs[0]};
+    for (size_t i = 1; i < runs.size() && similar.size() < kFanIn; ++i) {
+      if (runs[i]->count() <= kRatio * runs[0]->count() + 1024) similar.push_back(runs[i]);
+    }
+    // Merge a full tier, or any two when runs pile up (many flushes of small runs).
+    if (similar.size() >= kFanIn || (similar.size() >= 2 && runs.size() > 2 * kFanIn)) {
+      return similar;
+    }
+  }
+  return {};
+}
+}  // namespace
+
+Result<std::shared_ptr<Run>> IndexRuns::WriteMergedRun(const RunSet& inputs,
+                                                       int64_t expire_before) {
+  const RunKind kind = inputs[0]->kind();
+  uint64_t seq = next_seq_.fetch_add(1);
+  auto w = RunFileWriter::Create(PathOf(kind, seq));
+  if (!w) return w.error();
+  uint64_t lo = UINT64_MAX, hi = 0;
+  int64_t max_ts = 0;
+  if (kind == RunKind::kStream) {
+    STRATA_TRY(MergeInto<StreamIndexEntry>(
+        inputs, *w, StreamLess, [](const StreamIndexEntry&) { return false; }, &lo, &hi, &max_ts));
+    STRATA_TRY(w->Finish(kind, sizeof(StreamIndexEntry), lo, hi, 0));
+  } else {
+    STRATA_TRY(MergeInto<DedupeIndexEntry>(
+        inputs, *w, DedupeLess,
+        [&](const DedupeIndexEntry& e) { return e.recorded_ts < expire_before; }, &lo, &hi,
+        &max_ts));
+    STRATA_TRY(w->Finish(kind, sizeof(DedupeIndexEntry), lo, hi, max_ts));
+  }
+  STRATA_TRY(env::SyncDir(dir_));
+  return Run::Open(PathOf(kind, seq), kind, seq);
+}
+
 Result<bool> IndexRuns::MergeOnce(const std::function<Status(const std::string&)>& persist) {
   auto snapshot = Snapshot();
   const int64_t expire_before = clock_->NowMicros() - window_us_;
   // 1. A dedupe run whose newest entry is older than the window goes as a whole.
-  std::shared_ptr<Run> expired;
-  for (const auto& r : *snapshot) {
-    if (r->kind() == RunKind::kDedupe && r->max_ts() < expire_before) expired = r;
-  }
-  // 2. Otherwise, per kind, the smallest run with up to kFanIn - 1 others of at most
-  //    kRatio times its size (size-tiered with fan-in 4: each entry is rewritten about
-  //    log4(N) times, half as often as pairwise merging).
-  constexpr size_t kFanIn = 4;
-  constexpr uint64_t kRatio = 4;
+  std::shared_ptr<Run> expired = ExpiredDedupeRun(*snapshot, expire_before);
+  // 2. Otherwise, per kind, a tier of runs of similar size (PickMergeInputs).
   std::vector<std::shared_ptr<Run>> inputs;
   if (!expired) {
-    for (RunKind kind : {RunKind::kStream, RunKind::kDedupe}) {
-      std::vector<std::shared_ptr<Run>> runs;
-      for (const auto& r : *snapshot) {
-        if (r->kind() == kind) runs.push_back(r);
-      }
-      if (runs.size() < 2) continue;
-      std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x->count() < y->count(); });
-      std::vector<std::shared_ptr<Run>> similar{runs[0]};
-      for (size_t i = 1; i < runs.size() && similar.size() < kFanIn; ++i) {
-        if (runs[i]->count() <= kRatio * runs[0]->count() + 1024) similar.push_back(runs[i]);
-      }
-      // Merge a full tier, or any two when runs pile up (many flushes of small runs).
-      if (similar.size() >= kFanIn || (similar.size() >= 2 && runs.size() > 2 * kFanIn)) {
-        inputs = std::move(similar);
-        break;
-      }
-    }
+    inputs = PickMergeInputs(*snapshot);
     if (inputs.empty()) return false;
   }
 
   std::shared_ptr<Run> merged;
   std::error_code ec;
   if (!inputs.empty()) {
-    const RunKind kind = inputs[0]->kind();
-    uint64_t seq = next_seq_.fetch_add(1);
-    auto w = RunFileWriter::Create(PathOf(kind, seq));
-    if (!w) return w.error();
-    uint64_t lo = UINT64_MAX, hi = 0;
-    int64_t max_ts = 0;
-    if (kind == RunKind::kStream) {
-      STRATA_TRY(MergeInto<StreamIndexEntry>(
-          inputs, *w, StreamLess, [](const StreamIndexEntry&) { return false; }, &lo, &hi,
-          &max_ts));
-      STRATA_TRY(w->Finish(kind, sizeof(StreamIndexEntry), lo, hi, 0));
-    } else {
-      STRATA_TRY(MergeInto<DedupeIndexEntry>(
-          inputs, *w, DedupeLess,
-          [&](const DedupeIndexEntry& e) { return e.recorded_ts < expire_before; }, &lo, &hi,
-          &max_ts));
-      STRATA_TRY(w->Finish(kind, sizeof(DedupeIndexEntry), lo, hi, max_ts));
-    }
-    STRATA_TRY(env::SyncDir(dir_));
-    auto run = Run::Open(PathOf(kind, seq), kind, seq);
+    auto run = WriteMergedRun(inputs, expire_before);
     if (!run) return run.error();
     merged = *run;
   }

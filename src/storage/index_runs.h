@@ -111,6 +111,9 @@ class IndexRuns {
   template <class E, class Less>
   Result<std::shared_ptr<Run>> WriteRun(RunKind kind, std::vector<E>& entries, Less less);
   static std::string Encode(const RunSet& set);
+  // MergeOnce: writes the merge of `inputs` (one kind; expired dedupe entries dropped) as a new
+  // synced run file, not yet in the manifest.
+  Result<std::shared_ptr<Run>> WriteMergedRun(const RunSet& inputs, int64_t expire_before);
 
   const std::string dir_;
   Clock* const clock_;

@@ -10,7 +10,9 @@
 
 #include "base/clock.h"
 #include "base/error.h"
-#include "objstore/object_store.h"
+#include "storage/cold/cold_options.h"
+#include "storage/hot/hot_options.h"
+#include "storage/warm/warm_options.h"
 
 namespace strata {
 
@@ -21,44 +23,6 @@ enum class Durability : uint8_t {
   // background sync runs every `async_sync_interval`. A process crash loses nothing; a power
   // loss or kernel crash can lose the appends of the last interval (docs/durability.md).
   kAsync,
-};
-
-struct WarmOptions {
-  // From the field report (../shared/seeds): 128 MiB memtables, 4 of them, zstd, leveled.
-  size_t write_buffer_size = 128u << 20;       // events column family
-  size_t index_write_buffer_size = 64u << 20;  // streams, dedupe, heads, time column families
-  int max_write_buffer_number = 4;
-  size_t memtable_budget = 1u << 30;      // shared by all shards (WriteBufferManager)
-  size_t block_cache_bytes = 256u << 20;  // shared by all shards
-  int zstd_level = 3;
-  int max_background_jobs = 2;
-};
-
-struct HotOptions {
-  size_t ring_bytes = 128u << 20;           // arena for event bytes
-  size_t ring_slots = 1u << 19;             // positions held at most (rounded up to a power of two)
-  std::chrono::milliseconds max_age{5000};  // older events are read from the warm tier
-};
-
-// The cold tier (docs/cold-tier.md): sealed segments archived to an object store.
-struct ColdOptions {
-  std::string url;  // file:///path or s3://bucket/prefix; empty: no cold tier
-  objstore::S3Config s3;
-  // Use this store instead of opening `url` (tests inject faults this way).
-  std::shared_ptr<objstore::ObjectStore> store;
-  bool archive = true;  // run the archivers (false: only read what is archived)
-  // A segment leaves the warm tier once it is archived and either its newest event is older
-  // than `local_retention` or the shard's warm log is larger than `local_retention_bytes`
-  // (0: no byte limit). The newest archived segment of each shard always stays.
-  std::chrono::seconds local_retention{7 * 24 * 3600};
-  uint64_t local_retention_bytes = 0;
-  size_t block_cache_bytes = 64u << 20;  // decompressed cold blocks, shared by all shards
-  uint64_t upload_part_bytes = 16u << 20;
-  std::chrono::milliseconds retry_min{200}, retry_max{30'000};  // archiver back-off
-  int zstd_level = 3;
-  // Segments exported (read + compressed) at once across all shards: the archivers' CPU budget.
-  // 0: half the cores, at least 1. Uploads are not limited by this.
-  uint32_t export_threads = 0;
 };
 
 struct StoreOptions {

@@ -361,76 +361,87 @@ const Shard::TailEntry* Shard::HeadEntry::FindInTail(const Uuid& id) {
   return e.id == id ? &e : nullptr;
 }
 
+void Shard::SetDeduplicated(const std::vector<TailEntry>& found, size_t n, Plan& plan) {
+  AppendResult r;
+  r.count = static_cast<uint32_t>(n);
+  r.first_revision = Revision(found.front().revision);
+  r.last_revision = Revision(found.back().revision);
+  r.first_position = Position(found.front().position);
+  r.last_position = Position(found.back().position);
+  r.stream_exists = true;
+  r.deduplicated = true;
+  plan.state = Plan::State::kDone;
+  plan.result = r;
+}
+
+void Shard::SetIdempotencyConflict(const AppendRequest& req, size_t matched, Plan& plan) {
+  plan.state = Plan::State::kDone;
+  plan.result = Error(ErrorCode::kIdempotencyConflict,
+                      std::to_string(matched) + " of the " + std::to_string(req.events.size()) +
+                          " event ids were already appended to stream '" + req.stream +
+                          "' by an earlier append; retry the earlier append exactly, or give "
+                          "new events new ids");
+}
+
 bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) {
-  const size_t n = req.events.size();
-  if (n == 0) return true;
-  const StreamHead& s = h.planned;
+  if (req.events.empty()) return true;
   const int64_t now = options_.clock->NowMicros();
   const int64_t window =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.idempotency_window).count();
-  auto finish = [&](const std::vector<TailEntry>& found) {
-    AppendResult r;
-    r.count = static_cast<uint32_t>(n);
-    r.first_revision = Revision(found.front().revision);
-    r.last_revision = Revision(found.back().revision);
-    r.first_position = Position(found.front().position);
-    r.last_position = Position(found.back().position);
-    r.stream_exists = true;
-    r.deduplicated = true;
+  auto kind = req.expected.kind();
+  if (kind == ExpectedRevision::Kind::kExact || kind == ExpectedRevision::Kind::kNoStream) {
+    if (auto decided = CheckDuplicatesAtExpected(h, req, now, window, plan)) return *decided;
+    // Not where the expected revision says: the original may have gone elsewhere (e.g. a
+    // no_stream append that re-opened a soft-deleted stream). Look the ids up.
+  }
+  // any / stream_exists (and the fall-through above): look each id up.
+  return CheckDuplicatesById(h, req, now, window, plan);
+}
+
+std::optional<bool> Shard::CheckDuplicatesAtExpected(HeadEntry& h, const AppendRequest& req,
+                                                     int64_t now, int64_t window, Plan& plan) {
+  const size_t n = req.events.size();
+  const StreamHead& s = h.planned;
+  int64_t r = req.expected.kind() == ExpectedRevision::Kind::kExact
+                  ? static_cast<int64_t>(req.expected.revision().value())
+                  : -1;
+  if (!s.HasEvents() || s.last_revision <= r) return true;
+  uint64_t avail = std::min<uint64_t>(n, static_cast<uint64_t>(s.last_revision - r));
+  for (auto& [rev, pid] : h.group_pending) {
+    if (rev >= static_cast<uint64_t>(r + 1) && rev < static_cast<uint64_t>(r + 1) + avail) {
+      return false;  // the original is in this very group: decide next group
+    }
+  }
+  auto entries = LoadEntries(h, static_cast<uint64_t>(r + 1), avail);
+  if (!entries) {
     plan.state = Plan::State::kDone;
-    plan.result = r;
-  };
-  auto conflict = [&](size_t matched) {
-    plan.state = Plan::State::kDone;
-    plan.result = Error(ErrorCode::kIdempotencyConflict,
-                        std::to_string(matched) + " of the " + std::to_string(n) +
-                            " event ids were already appended to stream '" + req.stream +
-                            "' by an earlier append; retry the earlier append exactly, or give "
-                            "new events new ids");
-  };
+    plan.result = entries.error();
+    return true;
+  }
+  size_t matched = 0;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    if ((*entries)[i].id == req.events[i].event_id) ++matched;
+  }
+  if (matched == 0) return std::nullopt;
+  bool fresh = now - entries->front().recorded_ts <= window;
+  if (matched == n && entries->size() == n && fresh) {
+    SetDeduplicated(*entries, n, plan);
+  } else if (fresh) {
+    SetIdempotencyConflict(req, matched, plan);
+  }
+  return true;
+}
+
+bool Shard::CheckDuplicatesById(HeadEntry& h, const AppendRequest& req, int64_t now, int64_t window,
+                                Plan& plan) {
+  const size_t n = req.events.size();
+  const StreamHead& s = h.planned;
   auto pending_has = [&](const Uuid& id) {
     for (auto& [rev, pid] : h.group_pending) {
       if (pid == id) return true;
     }
     return false;
   };
-
-  auto kind = req.expected.kind();
-  if (kind == ExpectedRevision::Kind::kExact || kind == ExpectedRevision::Kind::kNoStream) {
-    int64_t r = kind == ExpectedRevision::Kind::kExact
-                    ? static_cast<int64_t>(req.expected.revision().value())
-                    : -1;
-    if (!s.HasEvents() || s.last_revision <= r) return true;
-    uint64_t avail = std::min<uint64_t>(n, static_cast<uint64_t>(s.last_revision - r));
-    for (auto& [rev, pid] : h.group_pending) {
-      if (rev >= static_cast<uint64_t>(r + 1) && rev < static_cast<uint64_t>(r + 1) + avail) {
-        return false;  // the original is in this very group: decide next group
-      }
-    }
-    auto entries = LoadEntries(h, static_cast<uint64_t>(r + 1), avail);
-    if (!entries) {
-      plan.state = Plan::State::kDone;
-      plan.result = entries.error();
-      return true;
-    }
-    size_t matched = 0;
-    for (size_t i = 0; i < entries->size(); ++i) {
-      if ((*entries)[i].id == req.events[i].event_id) ++matched;
-    }
-    if (matched > 0) {
-      bool fresh = now - entries->front().recorded_ts <= window;
-      if (matched == n && entries->size() == n && fresh) {
-        finish(*entries);
-      } else if (fresh) {
-        conflict(matched);
-      }
-      return true;
-    }
-    // Not where the expected revision says: the original may have gone elsewhere (e.g. a
-    // no_stream append that re-opened a soft-deleted stream). Look the ids up.
-  }
-
-  // any / stream_exists (and the fall-through above): look each id up.
   if (s.number.value() == 0) return true;  // never had events
   std::vector<TailEntry> found;
   for (const auto& e : req.events) {
@@ -452,9 +463,9 @@ bool Shard::CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan) 
     consecutive = found[i].revision == found[i - 1].revision + 1;
   }
   if (consecutive) {
-    finish(found);
+    SetDeduplicated(found, n, plan);
   } else {
-    conflict(found.size());
+    SetIdempotencyConflict(req, found.size(), plan);
   }
   return true;
 }
@@ -643,6 +654,14 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
   std::vector<Plan> plans(ops.size());
   uint32_t total_events = 0;
   uint64_t total_bytes = 0;
+  PlanGroup(ops, plans, total_events, total_bytes);
+  // A group whose write failed is already completed (every op failed or decided).
+  if (total_events > 0 && !CommitGroup(ops, plans, now, total_events, total_bytes)) return;
+  CompleteGroup(ops, plans);
+}
+
+void Shard::PlanGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, uint32_t& total_events,
+                      uint64_t& total_bytes) {
   for (size_t i = 0; i < ops.size(); ++i) {
     PlanOp(ops[i], plans[i]);
     STRATA_CHECK(plans[i].state != Plan::State::kPending, "an op was left undecided");
@@ -654,113 +673,146 @@ void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
   for (auto& p : plans) {
     if (p.head) p.head->group_pending.clear();
   }
+}
 
-  if (total_events > 0) {
-    const uint64_t segment = NextSegmentId(now, total_bytes);
-    // A failed write (or position reservation) rolls the group back and fails it; the shard is
-    // blocked until its RocksDB can write again (TryResume). Nothing acknowledged is touched.
-    auto fail_group = [&](const Error& e) {
-      RollBack(plans);
-      Block(Blocker::kWriter, e);
-      for (size_t i = 0; i < ops.size(); ++i) {
-        if (plans[i].state == Plan::State::kDone) {
-          ops[i].done(std::move(plans[i].result));
-        } else {
-          ops[i].done(e);
-        }
-      }
-    };
-    auto claimed = ring_->Claim(total_events, total_bytes);
-    if (!claimed) return fail_group(claimed.error());
-    const hot::Ring::Claimed claim = *claimed;
-    group_buffer_.resize(total_bytes);
-    std::vector<std::pair<Position, std::string_view>> records;
-    records.reserve(total_events);
-    char* out = group_buffer_.data();
-    uint64_t pos = claim.first.value();
-    for (auto& p : plans) {
-      if (p.state != Plan::State::kWrite) continue;
-      p.first_position = pos;
-      for (size_t k = 0; k < p.events->size(); ++k) {
-        const EventData& e = (*p.events)[k];
-        RecordHeader hdr;
-        hdr.kind = p.kind;
-        hdr.position = Position(pos);
-        hdr.revision =
-            Revision(p.kind == RecordKind::kTombstone ? kTombstoneRevision : p.first_revision + k);
-        hdr.stream_number = p.head->planned.number;
-        hdr.recorded_ts = now;
-        hdr.source_ts = e.source_ts != 0 ? e.source_ts : now;
-        hdr.segment_id = SegmentId(segment);
-        hdr.event_id = e.event_id;
-        char* end = EncodeRecord(hdr, p.stream, e, out);
-        records.emplace_back(Position(pos), std::string_view(out, end - out));
-        out = end;
-        ++pos;
-      }
-    }
+bool Shard::CommitGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, int64_t now,
+                        uint32_t total_events, uint64_t total_bytes) {
+  const uint64_t segment = NextSegmentId(now, total_bytes);
+  // A failed write (or position reservation) rolls the group back and fails it (FailGroup).
+  auto claimed = ring_->Claim(total_events, total_bytes);
+  if (!claimed) {
+    FailGroup(ops, plans, claimed.error());
+    return false;
+  }
+  const hot::Ring::Claimed claim = *claimed;
+  group_buffer_.resize(total_bytes);
+  std::vector<std::pair<Position, std::string_view>> records;
+  records.reserve(total_events);
+  const uint64_t end = EncodeGroup(plans, claim.first.value(), segment, now, records);
+  if (auto st = WriteGroup(records, total_events); !st) {
+    // The range holds no record: RocksDB applies a batch whose WAL write failed to no
+    // memtable, and its resume flushes the memtables so that WAL is never replayed.
+    ring_->Abandon(claim.first, total_events);
+    FailGroup(ops, plans, st.error());
+    return false;
+  }
+  // Make the group visible: heads and tails first, then the ring and the watermark.
+  CommitHeads(plans, now);
+  PublishGroup(claim, records, now, total_events, end - 1);
+  HandOffToIndexer(end - 1);
+  return true;
+}
 
-    const int64_t write_start = MonotonicNanos();
-    auto st = warm_->WriteRecords(records, options_.durability == Durability::kSync);
-    const int64_t write_ns = MonotonicNanos() - write_start;
-    if (write_ns > 20'000'000) {
-      spdlog::info("shard {}: group commit of {} events took {:.1f} ms (write + fsync)",
-                   id_.value(), total_events, write_ns / 1e6);
+void Shard::FailGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, const Error& e) {
+  // The shard is blocked until its RocksDB can write again (TryResume). Nothing acknowledged
+  // is touched.
+  RollBack(plans);
+  Block(Blocker::kWriter, e);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (plans[i].state == Plan::State::kDone) {
+      ops[i].done(std::move(plans[i].result));
+    } else {
+      ops[i].done(e);
     }
-    if (!st) {
-      // The range holds no record: RocksDB applies a batch whose WAL write failed to no
-      // memtable, and its resume flushes the memtables so that WAL is never replayed.
-      ring_->Abandon(claim.first, total_events);
-      return fail_group(st.error());
+  }
+}
+
+uint64_t Shard::EncodeGroup(std::vector<Plan>& plans, uint64_t first_position, uint64_t segment,
+                            int64_t now,
+                            std::vector<std::pair<Position, std::string_view>>& records) {
+  char* out = group_buffer_.data();
+  uint64_t pos = first_position;
+  for (auto& p : plans) {
+    if (p.state != Plan::State::kWrite) continue;
+    p.first_position = pos;
+    for (size_t k = 0; k < p.events->size(); ++k) {
+      const EventData& e = (*p.events)[k];
+      RecordHeader hdr;
+      hdr.kind = p.kind;
+      hdr.position = Position(pos);
+      hdr.revision =
+          Revision(p.kind == RecordKind::kTombstone ? kTombstoneRevision : p.first_revision + k);
+      hdr.stream_number = p.head->planned.number;
+      hdr.recorded_ts = now;
+      hdr.source_ts = e.source_ts != 0 ? e.source_ts : now;
+      hdr.segment_id = SegmentId(segment);
+      hdr.event_id = e.event_id;
+      char* end = EncodeRecord(hdr, p.stream, e, out);
+      records.emplace_back(Position(pos), std::string_view(out, end - out));
+      out = end;
+      ++pos;
     }
+  }
+  return pos;
+}
+
+Status Shard::WriteGroup(const std::vector<std::pair<Position, std::string_view>>& records,
+                         uint32_t total_events) {
+  const int64_t write_start = MonotonicNanos();
+  auto st = warm_->WriteRecords(records, options_.durability == Durability::kSync);
+  const int64_t write_ns = MonotonicNanos() - write_start;
+  if (write_ns > 20'000'000) {
+    spdlog::info("shard {}: group commit of {} events took {:.1f} ms (write + fsync)", id_.value(),
+                 total_events, write_ns / 1e6);
+  }
+  if (st) {
     groups_.fetch_add(1, std::memory_order_relaxed);
     if (options_.durability == Durability::kSync) fsyncs_.fetch_add(1, std::memory_order_relaxed);
-
-    // Make the group visible: heads and tails first, then the ring and the watermark.
-    {
-      std::unique_lock lock(state_mu_);
-      for (auto& p : plans) {
-        if (p.state != Plan::State::kWrite) continue;
-        HeadEntry* h = p.head;
-        if (p.kind == RecordKind::kEvent) {
-          for (size_t k = 0; k < p.events->size(); ++k) {
-            h->tail.push_back(
-                {p.first_revision + k, p.first_position + k, (*p.events)[k].event_id, now});
-            tail_fifo_.push_back(h);
-          }
-        }
-        h->planned.last_position = Position(p.first_position + p.events->size() - 1);
-        h->committed = h->planned;
-        h->changed_at = h->planned.last_position.value();
-        if (p.meta_target) {
-          p.meta_target->committed = p.meta_target->planned;
-          p.meta_target->changed_at = h->changed_at;
-        }
-      }
-      TrimTails(indexed_upto_.load(std::memory_order_acquire));
-    }
-    uint64_t off = claim.arena_offset;
-    for (auto& [p, rec] : records) {
-      ring_->Publish(p, off, rec, now);
-      off += rec.size();
-    }
-    last_position_.store(pos - 1, std::memory_order_release);
-    ring_->MarkDurable(claim.first, total_events);
-
-    // Hand the records to the indexer (the buffer moves; the next group allocates anew).
-    bool wake;
-    {
-      std::lock_guard lock(index_mu_);
-      unindexed_bytes_ += group_buffer_.size();
-      index_queue_.push_back(IndexWork{std::move(group_buffer_), pos - 1});
-      // The indexer polls every few ms; wake it early only for a large backlog. Fewer context
-      // switches on 2 cores, larger batches for it.
-      wake = unindexed_bytes_ >= (4u << 20);
-    }
-    group_buffer_ = std::string();
-    if (wake) index_cv_.notify_one();
   }
+  return st;
+}
 
+void Shard::CommitHeads(std::vector<Plan>& plans, int64_t now) {
+  std::unique_lock lock(state_mu_);
+  for (auto& p : plans) {
+    if (p.state != Plan::State::kWrite) continue;
+    HeadEntry* h = p.head;
+    if (p.kind == RecordKind::kEvent) {
+      for (size_t k = 0; k < p.events->size(); ++k) {
+        h->tail.push_back(
+            {p.first_revision + k, p.first_position + k, (*p.events)[k].event_id, now});
+        tail_fifo_.push_back(h);
+      }
+    }
+    h->planned.last_position = Position(p.first_position + p.events->size() - 1);
+    h->committed = h->planned;
+    h->changed_at = h->planned.last_position.value();
+    if (p.meta_target) {
+      p.meta_target->committed = p.meta_target->planned;
+      p.meta_target->changed_at = h->changed_at;
+    }
+  }
+  TrimTails(indexed_upto_.load(std::memory_order_acquire));
+}
+
+void Shard::PublishGroup(const hot::Ring::Claimed& claim,
+                         const std::vector<std::pair<Position, std::string_view>>& records,
+                         int64_t now, uint32_t total_events, uint64_t last) {
+  uint64_t off = claim.arena_offset;
+  for (auto& [p, rec] : records) {
+    ring_->Publish(p, off, rec, now);
+    off += rec.size();
+  }
+  last_position_.store(last, std::memory_order_release);
+  ring_->MarkDurable(claim.first, total_events);
+}
+
+void Shard::HandOffToIndexer(uint64_t last) {
+  // The buffer moves; the next group allocates anew.
+  bool wake;
+  {
+    std::lock_guard lock(index_mu_);
+    unindexed_bytes_ += group_buffer_.size();
+    index_queue_.push_back(IndexWork{std::move(group_buffer_), last});
+    // The indexer polls every few ms; wake it early only for a large backlog. Fewer context
+    // switches on 2 cores, larger batches for it.
+    wake = unindexed_bytes_ >= (4u << 20);
+  }
+  group_buffer_ = std::string();
+  if (wake) index_cv_.notify_one();
+}
+
+void Shard::CompleteGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans) {
   uint64_t appended = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
     Plan& p = plans[i];

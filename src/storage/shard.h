@@ -4,9 +4,9 @@
 // Writer thread (owns: heads' planned state, the stream-number counter, the segment counter):
 // drains the bounded queue, checks each append against the in-memory stream heads (loaded from
 // the warm tier on a miss) and the idempotency indexes, claims a range of positions from the
-// Ring, writes the group's records as one batch with one fsync (group commit), then — under
-// state_mu_ — makes the new heads and tail entries visible, publishes the records into the ring,
-// marks them durable and completes every append of the group.
+// Ring, writes the group's records as one batch with one fsync (group commit), then makes the
+// new heads and tail entries visible (under state_mu_), publishes the records into the ring,
+// marks them durable and completes every append of the group (after releasing state_mu_).
 //
 // Indexer thread: derives the stream index, dedupe index, heads and time index from the records
 // the writer hands it (or, on recovery, from the log), off the append path. It collects entries
@@ -35,6 +35,8 @@
 #include "storage/disk_guard.h"
 #include "storage/hot/ring.h"
 #include "storage/index_runs.h"
+#include "storage/log/shard_log.h"
+#include "storage/operations.h"
 #include "storage/store.h"
 #include "storage/stream_head.h"
 #include "storage/warm/warm_shard.h"
@@ -65,7 +67,7 @@ struct NameEq {
 bool PlanRevisions(const ReadStreamRequest& req, uint64_t first_visible, uint64_t last,
                    ReadStreamResult* out, uint64_t* lo, uint64_t* hi);
 
-class Shard {
+class Shard final : public ShardLog {
  public:
   // `disk` (owned by the store, may be null) refuses appends on a full disk.
   Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,
@@ -77,7 +79,7 @@ class Shard {
   // Replays the log after the indexer checkpoint into the indexes. Before Start().
   Status Recover();
   // Last position in this shard's log (after Recover: the recovered one).
-  Position last_position() const {
+  Position last_position() const override {
     return Position(last_position_.load(std::memory_order_acquire));
   }
   // Starts the writer and indexer threads, publishing into `ring`.
@@ -96,24 +98,32 @@ class Shard {
   ShardId id() const { return id_; }
   ShardStats Stats();
 
-  // ---- Cold tier (archiver.h, docs/cold-tier.md)
+  // ---- Cold tier (cold/archiver.h, docs/cold-tier.md)
   // The highest segment sequence that is sealed: no record of it or of an earlier one will be
   // written any more. A segment seals when the next one starts (10 s or 512 MiB), when the
   // writer has been idle past segment_max_age, on RequestSeal, and at every restart.
-  uint64_t sealed_segment_seq() const { return sealed_seq_.load(std::memory_order_acquire); }
+  uint64_t sealed_segment_seq() const override {
+    return sealed_seq_.load(std::memory_order_acquire);
+  }
   void RequestSeal();
   // Every position up to this is in a persisted index run (retention may drop it).
-  uint64_t indexed_upto() const { return indexed_upto_.load(std::memory_order_acquire); }
+  uint64_t indexed_upto() const override { return indexed_upto_.load(std::memory_order_acquire); }
   // Reads of positions below the warm floor go to `cold`. Before Start.
   void AttachCold(cold::ColdShard* cold) { cold_ = cold; }
   cold::ColdShard* cold() const { return cold_; }
-  uint64_t warm_floor() const { return warm_floor_.load(std::memory_order_acquire); }
-  // Retention: drops the warm copy of every position below `floor` (archived ones only).
-  Status DropWarmBelow(uint64_t floor);
+  uint64_t warm_floor() const override { return warm_floor_.load(std::memory_order_acquire); }
+  Status DropWarmBelow(uint64_t floor) override;
+  // The rest of the ShardLog seam (storage/log/shard_log.h), for the archiver.
+  uint32_t shard_index() const override { return id_.value(); }
+  std::unique_ptr<LogCursor> NewWarmScan() override { return warm_->NewCursor(false); }
+  Status SyncWarm() override { return warm_->SyncWal(); }
+  uint64_t WarmBytes(Position from, Position to) override {
+    return warm_->ApproximateBytes(from, to);
+  }
   // Records by position: warm tier, else cold tier. Missing in both is kCorruption.
   Status FetchRecords(const std::vector<Position>& positions, std::vector<std::string>* out);
   // The shard's log in position order across the cold and warm tiers.
-  std::unique_ptr<warm::EventCursor> NewLogCursor();
+  std::unique_ptr<storage::LogCursor> NewLogCursor();
   // A consistent copy of the shard in `dir` (created): db/ (a RocksDB checkpoint) and index/
   // (hard links to the index runs that checkpoint names).
   Status Checkpoint(const std::string& dir);
@@ -155,11 +165,50 @@ class Shard {
   // Writer thread.
   void WriterLoop();
   void ProcessGroup(std::vector<ShardOp>& ops);
+  // ProcessGroup's phases, in order. PlanGroup plans every op (the planned heads advance) and
+  // sums what the group writes.
+  void PlanGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, uint32_t& total_events,
+                 uint64_t& total_bytes);
+  // Claims positions, encodes, writes (one fsync), then makes the group visible and hands it to
+  // the indexer. False when the write failed: FailGroup has completed every op then.
+  bool CommitGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, int64_t now,
+                   uint32_t total_events, uint64_t total_bytes);
+  // Rolls the group back, blocks the shard (kWriter) and completes every op: decided ones with
+  // their result, the rest with `e`.
+  void FailGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, const Error& e);
+  // Encodes the records of the planned writes into group_buffer_ (sized by the caller) at
+  // consecutive positions from `first_position`; returns the position after the last.
+  uint64_t EncodeGroup(std::vector<Plan>& plans, uint64_t first_position, uint64_t segment,
+                       int64_t now, std::vector<std::pair<Position, std::string_view>>& records);
+  // The group commit itself: one batch, fdatasynced under durability=sync; counts and times it.
+  Status WriteGroup(const std::vector<std::pair<Position, std::string_view>>& records,
+                    uint32_t total_events);
+  // Under state_mu_: the written heads become committed, their events enter the tails, and the
+  // indexed tail entries are trimmed.
+  void CommitHeads(std::vector<Plan>& plans, int64_t now);
+  // Copies the records into the ring, then advances last_position_ and the durable watermark.
+  void PublishGroup(const hot::Ring::Claimed& claim,
+                    const std::vector<std::pair<Position, std::string_view>>& records, int64_t now,
+                    uint32_t total_events, uint64_t last);
+  // Moves group_buffer_ (the group's records, up to position `last`) to the indexer queue.
+  void HandOffToIndexer(uint64_t last);
+  // Completes every op by its plan: deferred to the next group, decided, or appended.
+  void CompleteGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans);
   Result<HeadEntry*> LoadHead(std::string_view stream);
   void PlanOp(ShardOp& op, Plan& plan);
   void PlanAppend(ShardOp& op, Plan& plan);
   // Idempotency: fills plan with a deduplicated result or conflict; returns false to defer.
   bool CheckDuplicates(HeadEntry& h, const AppendRequest& req, Plan& plan);
+  // With an exact or no_stream expectation: compares the ids at the revisions after it. nullopt
+  // when none of them matches there (then the ids are looked up); else CheckDuplicates' answer.
+  std::optional<bool> CheckDuplicatesAtExpected(HeadEntry& h, const AppendRequest& req, int64_t now,
+                                                int64_t window, Plan& plan);
+  // Looks each id up in the tail and the dedupe index.
+  bool CheckDuplicatesById(HeadEntry& h, const AppendRequest& req, int64_t now, int64_t window,
+                           Plan& plan);
+  // `found` holds the n events of an earlier identical append.
+  static void SetDeduplicated(const std::vector<TailEntry>& found, size_t n, Plan& plan);
+  static void SetIdempotencyConflict(const AppendRequest& req, size_t matched, Plan& plan);
   Result<std::vector<TailEntry>> LoadEntries(HeadEntry& h, uint64_t from_revision, uint64_t count);
   void TrimTails(uint64_t indexed_upto);
   // Drops cached heads whose state is all persisted, when there are too many (writer thread).
@@ -184,6 +233,19 @@ class Shard {
   Status Flush();
   void MergerLoop();
   void WaitForIndexer();  // writer: bounded unindexed tail
+
+  // Readers (ReadStream's steps).
+  // The committed head and a copy of its unindexed tail (under state_mu_ shared), else the
+  // persisted head (nullopt: the store has never seen the stream).
+  Status HeadForRead(const std::string& stream, std::optional<StreamHead>* head,
+                     std::vector<TailEntry>* tail);
+  // The positions of revisions [lo, hi], in revision order.
+  Status StreamPositions(const std::string& stream, const StreamHead& head,
+                         const std::vector<TailEntry>& tail, uint64_t lo, uint64_t hi,
+                         std::vector<Position>* positions);
+  // records[i] (sized by the caller) = the record at positions[i]: the ring, else the tiers.
+  Status RecordsAt(const std::vector<Position>& positions, const hot::Ring* ring,
+                   std::vector<std::string>* records);
 
   const ShardId id_;
   const StoreOptions options_;

@@ -47,28 +47,7 @@ bool PlanRevisions(const ReadStreamRequest& req, uint64_t first_visible, uint64_
 Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const hot::Ring* ring) {
   std::optional<StreamHead> head;
   std::vector<TailEntry> tail;
-  {
-    std::shared_lock lock(state_mu_);
-    auto it = heads_.find(req.stream);
-    if (it != heads_.end()) {
-      head = it->second->committed;
-      const HeadEntry& e = *it->second;
-      // Only entries up to the committed head (the writer adds under the exclusive lock).
-      tail.assign(e.tail.begin() + static_cast<std::ptrdiff_t>(e.tail_begin), e.tail.end());
-    }
-  }
-  if (!head) {
-    // Not in memory: the persisted head is complete for it (everything of a stream that is not
-    // in heads_ has been indexed). Do not look in heads_ again: a head found there now would
-    // not match the (empty) tail copied above.
-    auto stored = warm_->GetHead(req.stream);
-    if (!stored) return stored.error();
-    if (*stored) {
-      auto d = StreamHead::Decode(**stored);
-      if (!d) return d.error();
-      head = std::move(*d);
-    }
-  }
+  STRATA_TRY(HeadForRead(req.stream, &head, &tail));
   auto not_found = [&] {
     return Error(ErrorCode::kStreamNotFound, "stream '" + req.stream + "' does not exist");
   };
@@ -85,45 +64,11 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
     return out;
   }
   const bool forwards = req.direction == Direction::kForwards;
-
-  // Positions: indexed revisions from the warm stream index, the rest from the tail copy.
   std::vector<Position> positions;
-  positions.reserve(hi - lo + 1);
-  const uint64_t tail_front = tail.empty() ? UINT64_MAX : tail.front().revision;
-  if (lo < tail_front) {
-    uint64_t warm_hi = std::min(hi, tail_front - 1);
-    auto idx = runs_.FindStream(head->number.value(), lo, warm_hi);
-    if (idx.size() != warm_hi - lo + 1) {
-      return Error(ErrorCode::kCorruption, "the stream index of '" + req.stream +
-                                               "' is missing revisions in " + std::to_string(lo) +
-                                               ".." + std::to_string(warm_hi));
-    }
-    for (auto& [rev, pos] : idx) positions.push_back(Position(pos));
-  }
-  for (const auto& t : tail) {
-    if (t.revision >= lo && t.revision <= hi) positions.push_back(Position(t.position));
-  }
-  if (positions.size() != hi - lo + 1) {
-    return Error(ErrorCode::kInternal, "stream '" + req.stream + "': revisions " +
-                                           std::to_string(lo) + ".." + std::to_string(hi) +
-                                           " are not all indexed; please report this");
-  }
-
-  // Records: from the ring while hot, else one MultiGet from the warm tier.
+  STRATA_TRY(StreamPositions(req.stream, *head, tail, lo, hi, &positions));
   std::vector<std::string> records(positions.size());
-  std::vector<Position> warm_positions;
-  std::vector<size_t> warm_slots;
-  for (size_t i = 0; i < positions.size(); ++i) {
-    if (!ring || !ring->Read(positions[i], &records[i])) {
-      warm_positions.push_back(positions[i]);
-      warm_slots.push_back(i);
-    }
-  }
-  if (!warm_positions.empty()) {
-    std::vector<std::string> fetched;
-    STRATA_TRY(FetchRecords(warm_positions, &fetched));
-    for (size_t k = 0; k < warm_slots.size(); ++k) records[warm_slots[k]] = std::move(fetched[k]);
-  }
+  STRATA_TRY(RecordsAt(positions, ring, &records));
+
   const int64_t now = options_.clock->NowMicros();
   const int64_t min_ts =
       head->metadata.max_age_seconds
@@ -142,6 +87,80 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
     out.events.push_back(v->ToEvent());
   }
   return out;
+}
+
+Status Shard::HeadForRead(const std::string& stream, std::optional<StreamHead>* head,
+                          std::vector<TailEntry>* tail) {
+  {
+    std::shared_lock lock(state_mu_);
+    auto it = heads_.find(stream);
+    if (it != heads_.end()) {
+      *head = it->second->committed;
+      const HeadEntry& e = *it->second;
+      // Only entries up to the committed head (the writer adds under the exclusive lock).
+      tail->assign(e.tail.begin() + static_cast<std::ptrdiff_t>(e.tail_begin), e.tail.end());
+    }
+  }
+  if (!*head) {
+    // Not in memory: the persisted head is complete for it (everything of a stream that is not
+    // in heads_ has been indexed). Do not look in heads_ again: a head found there now would
+    // not match the (empty) tail copied above.
+    auto stored = warm_->GetHead(stream);
+    if (!stored) return stored.error();
+    if (*stored) {
+      auto d = StreamHead::Decode(**stored);
+      if (!d) return d.error();
+      *head = std::move(*d);
+    }
+  }
+  return OkStatus();
+}
+
+Status Shard::StreamPositions(const std::string& stream, const StreamHead& head,
+                              const std::vector<TailEntry>& tail, uint64_t lo, uint64_t hi,
+                              std::vector<Position>* positions) {
+  // Indexed revisions from the warm stream index, the rest from the tail copy.
+  positions->reserve(hi - lo + 1);
+  const uint64_t tail_front = tail.empty() ? UINT64_MAX : tail.front().revision;
+  if (lo < tail_front) {
+    uint64_t warm_hi = std::min(hi, tail_front - 1);
+    auto idx = runs_.FindStream(head.number.value(), lo, warm_hi);
+    if (idx.size() != warm_hi - lo + 1) {
+      return Error(ErrorCode::kCorruption, "the stream index of '" + stream +
+                                               "' is missing revisions in " + std::to_string(lo) +
+                                               ".." + std::to_string(warm_hi));
+    }
+    for (auto& [rev, pos] : idx) positions->push_back(Position(pos));
+  }
+  for (const auto& t : tail) {
+    if (t.revision >= lo && t.revision <= hi) positions->push_back(Position(t.position));
+  }
+  if (positions->size() != hi - lo + 1) {
+    return Error(ErrorCode::kInternal, "stream '" + stream + "': revisions " + std::to_string(lo) +
+                                           ".." + std::to_string(hi) +
+                                           " are not all indexed; please report this");
+  }
+  return OkStatus();
+}
+
+Status Shard::RecordsAt(const std::vector<Position>& positions, const hot::Ring* ring,
+                        std::vector<std::string>* records) {
+  // From the ring while hot, else one MultiGet from the warm tier.
+  std::vector<Position> warm_positions;
+  std::vector<size_t> warm_slots;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (!ring || !ring->Read(positions[i], &(*records)[i])) {
+      warm_positions.push_back(positions[i]);
+      warm_slots.push_back(i);
+    }
+  }
+  if (!warm_positions.empty()) {
+    std::vector<std::string> fetched;
+    STRATA_TRY(FetchRecords(warm_positions, &fetched));
+    for (size_t k = 0; k < warm_slots.size(); ++k)
+      (*records)[warm_slots[k]] = std::move(fetched[k]);
+  }
+  return OkStatus();
 }
 
 ShardStats Shard::Stats() {
@@ -198,9 +217,9 @@ namespace {
 // The shard's log across tiers: positions below the warm floor (as of creation) from the cold
 // cursor, the rest from the warm one. Retention only drops archived positions, and the warm
 // iterator keeps its creation-time view, so a floor that moves during the scan is harmless.
-class TieredCursor final : public warm::EventCursor {
+class TieredCursor final : public storage::LogCursor {
  public:
-  TieredCursor(std::unique_ptr<warm::EventCursor> cold, std::unique_ptr<warm::EventCursor> warm,
+  TieredCursor(std::unique_ptr<storage::LogCursor> cold, std::unique_ptr<storage::LogCursor> warm,
                uint64_t floor)
       : cold_(std::move(cold)), warm_(std::move(warm)), floor_(floor) {}
 
@@ -255,14 +274,14 @@ class TieredCursor final : public warm::EventCursor {
   }
 
  private:
-  std::unique_ptr<warm::EventCursor> cold_, warm_;
+  std::unique_ptr<storage::LogCursor> cold_, warm_;
   const uint64_t floor_;
   bool on_cold_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<warm::EventCursor> Shard::NewLogCursor() {
+std::unique_ptr<storage::LogCursor> Shard::NewLogCursor() {
   // The iterator first, then the floor: retention publishes a new floor before it drops the
   // records, so an iterator that misses dropped records always comes with the floor above them.
   auto warm = warm_->NewCursor();

@@ -176,25 +176,11 @@ Result<bool> HasRestorableStore(const std::string& url, const objstore::S3Config
 
 namespace storage {
 
-Result<SnapshotInfo> StoreImpl::Snapshot(
-    const std::function<void(const SnapshotProgress&)>& progress) {
-  if (!cold_store_) {
-    return Error(ErrorCode::kInvalidConfig,
-                 "this store has no cold tier to snapshot to; configure --cold");
-  }
-  std::lock_guard lock(snapshot_mu_);
-  const auto started = std::chrono::steady_clock::now();
-  const fs::path staging = fs::path(options_.data_dir) / ".snapshot";
+// A snapshot interrupted earlier (its checkpoint and file list still staged, not committed):
+// its id and description, to resume it; nullopt to start a new one.
+Result<std::optional<std::pair<std::string, nlohmann::json>>> StoreImpl::StagedSnapshot(
+    const fs::path& staging) {
   std::error_code ec;
-  SnapshotProgress p;
-  auto report = [&](const char* phase) {
-    p.phase = phase;
-    if (progress) progress(p);
-  };
-
-  // Resume an interrupted snapshot: its checkpoint and file list are still staged.
-  std::string id;
-  nlohmann::json desc;
   for (const auto& entry : fs::directory_iterator(staging, ec)) {
     const fs::path list = entry.path() / "files.json";
     if (!fs::exists(list)) continue;
@@ -206,47 +192,43 @@ Result<SnapshotInfo> StoreImpl::Snapshot(
         cold_store_->Head(std::string(kSnapshotsPrefix) + staged + "/" + std::string(kCommitName));
     if (committed) break;
     if (committed.error().code() != ErrorCode::kObjectNotFound) return committed.error();
-    id = staged;
-    desc = std::move(*j);
-    spdlog::info("resuming snapshot {} (interrupted earlier)", id);
-    break;
+    spdlog::info("resuming snapshot {} (interrupted earlier)", staged);
+    return std::optional(std::make_pair(staged, std::move(*j)));
   }
-  if (id.empty()) {
-    fs::remove_all(staging, ec);
-    id = NewSnapshotId();
-    const fs::path dir = staging / id;
-    report("checkpoint");
-    nlohmann::json positions = nlohmann::json::array();
-    for (auto& s : shards_) {
-      // Read before the checkpoint: the checkpoint holds at least up to here, and a restore
-      // copies in archived segments after it (rewriting a record it already has is harmless).
-      positions.push_back(s->last_position().value());
-      STRATA_TRY(s->Checkpoint((dir / cold::ShardName(s->id().value())).string()));
-    }
-    nlohmann::json files = nlohmann::json::array();
-    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-      if (!entry.is_regular_file()) continue;
-      files.push_back({{"path", fs::relative(entry.path(), dir).string()},
-                       {"size", static_cast<uint64_t>(entry.file_size())}});
-    }
-    desc = {{"format", 1},
-            {"id", id},
-            {"created_us", NowUs()},
-            {"shards", options_.shards},
-            {"partitions", options_.partitions},
-            {"shard_last_positions", positions},
-            {"files", files}};
-    STRATA_TRY(WriteJsonFile(dir / "files.json", desc));
+  return std::optional<std::pair<std::string, nlohmann::json>>();
+}
+
+// Checkpoints every shard into `dir` and writes the snapshot's description (files.json).
+Result<nlohmann::json> StoreImpl::StageSnapshot(const fs::path& dir, const std::string& id) {
+  nlohmann::json positions = nlohmann::json::array();
+  for (auto& s : shards_) {
+    // Read before the checkpoint: the checkpoint holds at least up to here, and a restore
+    // copies in archived segments after it (rewriting a record it already has is harmless).
+    positions.push_back(s->last_position().value());
+    STRATA_TRY(s->Checkpoint((dir / cold::ShardName(s->id().value())).string()));
   }
-  const fs::path dir = staging / id;
-  const std::string prefix = std::string(kSnapshotsPrefix) + id + "/";
-  for (const auto& f : desc["files"]) {
-    p.bytes_total += f["size"].get<uint64_t>();
-    ++p.files_total;
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    files.push_back({{"path", fs::relative(entry.path(), dir).string()},
+                     {"size", static_cast<uint64_t>(entry.file_size())}});
   }
-  SnapshotInfo info;
-  info.id = id;
-  report("upload");
+  nlohmann::json desc = {{"format", 1},
+                         {"id", id},
+                         {"created_us", NowUs()},
+                         {"shards", options_.shards},
+                         {"partitions", options_.partitions},
+                         {"shard_last_positions", positions},
+                         {"files", files}};
+  STRATA_TRY(WriteJsonFile(dir / "files.json", desc));
+  return desc;
+}
+
+// Uploads the staged files that are not in the cold tier yet (an interrupted run's are reused).
+Status StoreImpl::UploadSnapshot(const nlohmann::json& desc, const fs::path& dir,
+                                 const std::string& prefix, SnapshotProgress& p,
+                                 const std::function<void(const char*)>& report,
+                                 SnapshotInfo& info) {
   for (const auto& f : desc["files"]) {
     const std::string rel = f["path"].get<std::string>();
     const uint64_t size = f["size"].get<uint64_t>();
@@ -272,6 +254,49 @@ Result<SnapshotInfo> StoreImpl::Snapshot(
     ++info.files;
     report("upload");
   }
+  return OkStatus();
+}
+
+Result<SnapshotInfo> StoreImpl::Snapshot(
+    const std::function<void(const SnapshotProgress&)>& progress) {
+  if (!cold_store_) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "this store has no cold tier to snapshot to; configure --cold");
+  }
+  std::lock_guard lock(snapshot_mu_);
+  const auto started = std::chrono::steady_clock::now();
+  const fs::path staging = fs::path(options_.data_dir) / ".snapshot";
+  std::error_code ec;
+  SnapshotProgress p;
+  auto report = [&](const char* phase) {
+    p.phase = phase;
+    if (progress) progress(p);
+  };
+  auto staged = StagedSnapshot(staging);
+  if (!staged) return staged.error();
+  std::string id;
+  nlohmann::json desc;
+  if (*staged) {
+    id = (*staged)->first;
+    desc = std::move((*staged)->second);
+  } else {
+    fs::remove_all(staging, ec);
+    id = NewSnapshotId();
+    report("checkpoint");
+    auto d = StageSnapshot(staging / id, id);
+    if (!d) return d.error();
+    desc = std::move(*d);
+  }
+  const fs::path dir = staging / id;
+  const std::string prefix = std::string(kSnapshotsPrefix) + id + "/";
+  for (const auto& f : desc["files"]) {
+    p.bytes_total += f["size"].get<uint64_t>();
+    ++p.files_total;
+  }
+  SnapshotInfo info;
+  info.id = id;
+  report("upload");
+  STRATA_TRY(UploadSnapshot(desc, dir, prefix, p, report, info));
   // The commit: a reader lists a snapshot only once this exists.
   STRATA_TRY(objstore::PutString(*cold_store_, prefix + std::string(kCommitName), desc.dump(2),
                                  {.if_absent = true}));
@@ -286,8 +311,11 @@ Result<SnapshotInfo> StoreImpl::Snapshot(
 
 }  // namespace storage
 
-Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
-  const auto started = std::chrono::steady_clock::now();
+namespace {
+
+using Report = std::function<void(const char*)>;
+
+Status CheckRestoreTarget(const RestoreOptions& o) {
   std::error_code ec;
   const fs::path data(o.data_dir);
   if (fs::exists(data / "STRATA")) {
@@ -300,6 +328,139 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
                  "'" + o.data_dir +
                      "' is not empty (a partial restore?); remove it or choose another --data");
   }
+  return OkStatus();
+}
+
+// The files of a committed snapshot, and per shard the last position it holds.
+Status ReadSnapshotFiles(objstore::ObjectStore& store, const SnapshotListing& chosen,
+                         const std::string& prefix, uint32_t shards, std::vector<uint64_t>& after,
+                         std::vector<std::pair<std::string, uint64_t>>& files) {
+  auto text = objstore::GetString(store, prefix + std::string(kCommitName));
+  if (!text) return text.error();
+  try {
+    const auto desc = nlohmann::json::parse(*text);
+    if (desc.at("shards").get<uint32_t>() != shards) {
+      throw std::runtime_error("its shard count differs from store.json's");
+    }
+    const auto& positions = desc.at("shard_last_positions");
+    for (size_t i = 0; i < after.size(); ++i) after[i] = positions.at(i).get<uint64_t>();
+    for (const auto& f : desc.at("files")) {
+      files.emplace_back(f.at("path").get<std::string>(), f.at("size").get<uint64_t>());
+      if (!IsSnapshotFilePath(files.back().first)) {
+        throw std::runtime_error("file name '" + files.back().first +
+                                 "' is not shard-NNN/db/NAME or shard-NNN/index/NAME");
+      }
+    }
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kCorruption,
+                 "snapshot " + chosen.id + " in " + store.url() + " is damaged: " + e.what() +
+                     "; restore an older one with --snapshot ID (strata snapshot --list)");
+  }
+  return OkStatus();
+}
+
+// Downloads the snapshot's files into `data`; `after` gets what it holds per shard.
+Status DownloadSnapshot(objstore::ObjectStore& store, const SnapshotListing& chosen,
+                        uint32_t shards, const fs::path& data, std::vector<uint64_t>& after,
+                        SnapshotProgress& p, const Report& report, RestoreResult& result) {
+  std::error_code ec;
+  result.snapshot = chosen.id;
+  const std::string prefix = std::string(kSnapshotsPrefix) + chosen.id + "/";
+  std::vector<std::pair<std::string, uint64_t>> files;
+  STRATA_TRY(ReadSnapshotFiles(store, chosen, prefix, shards, after, files));
+  p.bytes_total = chosen.bytes;
+  p.files_total = chosen.files;
+  report("download");
+  for (const auto& [rel, size] : files) {
+    const fs::path to = data / rel;
+    STRATA_TRY(Download(store, prefix + rel, to, [&](uint64_t n) {
+      p.bytes_done += n;
+      if ((p.bytes_done & ((16u << 20) - 1)) < n) report("download");
+    }));
+    if (fs::file_size(to, ec) != size) {
+      return Error(ErrorCode::kCorruption,
+                   "snapshot file " + prefix + rel + " has the wrong size; it may be damaged");
+    }
+    ++p.files_done;
+    result.bytes += size;
+    ++result.files;
+  }
+  return OkStatus();
+}
+
+// Copies the records after `after` of one archived segment into the shard's warm tier.
+Status CopySegment(objstore::ObjectStore& store, const SegmentInfo& s, uint64_t after,
+                   warm::WarmShard& warm, RestoreResult& result) {
+  auto reader = cold::SegmentReader::Open(store, s.key);
+  if (!reader) return reader.error();
+  const auto& footer = (*reader)->footer();
+  if (footer.segment_id != s.segment_id || footer.first_position != s.first_position.value() ||
+      footer.last_position != s.last_position.value() || footer.events != s.events) {
+    return Error(ErrorCode::kCorruption, "segment object " + s.key +
+                                             " does not match its manifest entry; the cold "
+                                             "tier is damaged there");
+  }
+  for (size_t b = 0; b < (*reader)->footer().blocks.size(); ++b) {
+    auto block = (*reader)->ReadBlock(b);
+    if (!block) return block.error();
+    std::vector<std::pair<Position, std::string_view>> batch;
+    STRATA_TRY(cold::ForEachRecord(*block, [&](uint64_t pos, std::string_view rec) {
+      if (pos > after) batch.emplace_back(Position(pos), rec);
+      return true;
+    }));
+    result.events += batch.size();
+    STRATA_TRY(warm.WriteRecords(batch, /*sync=*/false));
+  }
+  return OkStatus();
+}
+
+// Archived segments after the snapshot: copy their records into each shard's warm tier. The
+// store's recovery then indexes them like any unindexed tail of the log.
+Status CopySegmentsAfter(objstore::ObjectStore& store, const cold::Layout& layout,
+                         const fs::path& data, const std::vector<uint64_t>& after,
+                         SnapshotProgress& p, const Report& report, RestoreResult& result) {
+  StoreOptions so;
+  so.data_dir = data.string();
+  so.shards = layout.shards;
+  so.partitions = layout.partitions;
+  so.warm.memtable_budget = 256u << 20;
+  auto shared = warm::SharedResources::Create(so.warm);
+  for (uint32_t i = 0; i < layout.shards; ++i) {
+    auto manifest = cold::LoadManifest(store, i);
+    if (!manifest) return manifest.error();
+    std::vector<const SegmentInfo*> todo;
+    for (const auto& s : *manifest) {
+      if (s.last_position.value() > after[i]) {
+        todo.push_back(&s);
+        p.bytes_total += s.bytes;
+      }
+    }
+    // Shard 0 carries the store's identity: the restored store archives to the same URL.
+    const bool identity = i == 0 && !layout.store_id.empty();
+    if (todo.empty() && !identity) continue;
+    const fs::path shard_dir = data / cold::ShardName(i);
+    STRATA_TRY(env::CreateDirs((shard_dir / "db").string()));
+    auto warm =
+        warm::WarmShard::Open((shard_dir / "db").string(), so.warm, so.create_if_missing, shared);
+    if (!warm) return warm.error();
+    if (identity) STRATA_TRY((*warm)->PutMeta(cold::kStoreIdKey, layout.store_id));
+    for (const SegmentInfo* s : todo) {
+      report("segments");
+      STRATA_TRY(CopySegment(store, *s, after[i], **warm, result));
+      p.bytes_done += s->bytes;
+      ++result.segments;
+    }
+    STRATA_TRY((*warm)->SyncWal());
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  const fs::path data(o.data_dir);
+  STRATA_TRY(CheckRestoreTarget(o));
   auto opened = objstore::Open(o.from, o.s3);
   if (!opened) return opened.error();
   objstore::ObjectStore& store = **opened;
@@ -314,7 +475,7 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
   if (!snaps) return snaps.error();
   RestoreResult result;
   SnapshotProgress p;
-  auto report = [&](const char* phase) {
+  const Report report = [&](const char* phase) {
     p.phase = phase;
     if (o.progress) o.progress(p);
   };
@@ -330,106 +491,12 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
   }
   STRATA_TRY(env::CreateDirs(data.string()));
   if (chosen) {
-    result.snapshot = chosen->id;
-    const std::string prefix = std::string(kSnapshotsPrefix) + chosen->id + "/";
-    auto text = objstore::GetString(store, prefix + std::string(kCommitName));
-    if (!text) return text.error();
-    std::vector<std::pair<std::string, uint64_t>> files;
-    try {
-      const auto desc = nlohmann::json::parse(*text);
-      if (desc.at("shards").get<uint32_t>() != (*layout)->shards) {
-        throw std::runtime_error("its shard count differs from store.json's");
-      }
-      const auto& positions = desc.at("shard_last_positions");
-      for (size_t i = 0; i < after.size(); ++i) after[i] = positions.at(i).get<uint64_t>();
-      for (const auto& f : desc.at("files")) {
-        files.emplace_back(f.at("path").get<std::string>(), f.at("size").get<uint64_t>());
-        if (!IsSnapshotFilePath(files.back().first)) {
-          throw std::runtime_error("file name '" + files.back().first +
-                                   "' is not shard-NNN/db/NAME or shard-NNN/index/NAME");
-        }
-      }
-    } catch (const std::exception& e) {
-      return Error(ErrorCode::kCorruption,
-                   "snapshot " + chosen->id + " in " + store.url() + " is damaged: " + e.what() +
-                       "; restore an older one with --snapshot ID (strata snapshot --list)");
-    }
-    p.bytes_total = chosen->bytes;
-    p.files_total = chosen->files;
-    report("download");
-    for (const auto& [rel, size] : files) {
-      const fs::path to = data / rel;
-      STRATA_TRY(Download(store, prefix + rel, to, [&](uint64_t n) {
-        p.bytes_done += n;
-        if ((p.bytes_done & ((16u << 20) - 1)) < n) report("download");
-      }));
-      if (fs::file_size(to, ec) != size) {
-        return Error(ErrorCode::kCorruption,
-                     "snapshot file " + prefix + rel + " has the wrong size; it may be damaged");
-      }
-      ++p.files_done;
-      result.bytes += size;
-      ++result.files;
-    }
+    STRATA_TRY(DownloadSnapshot(store, *chosen, (*layout)->shards, data, after, p, report, result));
   }
-
-  // Archived segments after the snapshot: copy their records into each shard's warm tier. The
-  // store's recovery then indexes them like any unindexed tail of the log.
-  StoreOptions so;
-  so.data_dir = o.data_dir;
-  so.shards = (*layout)->shards;
-  so.partitions = (*layout)->partitions;
-  so.warm.memtable_budget = 256u << 20;
-  auto shared = warm::SharedResources::Create(so.warm);
   p = SnapshotProgress();
-  for (uint32_t i = 0; i < (*layout)->shards; ++i) {
-    auto manifest = cold::LoadManifest(store, i);
-    if (!manifest) return manifest.error();
-    std::vector<const SegmentInfo*> todo;
-    for (const auto& s : *manifest) {
-      if (s.last_position.value() > after[i]) {
-        todo.push_back(&s);
-        p.bytes_total += s.bytes;
-      }
-    }
-    // Shard 0 carries the store's identity: the restored store archives to the same URL.
-    if (todo.empty() && !(i == 0 && !(*layout)->store_id.empty())) continue;
-    const fs::path shard_dir = data / cold::ShardName(i);
-    STRATA_TRY(env::CreateDirs((shard_dir / "db").string()));
-    auto warm = warm::WarmShard::Open((shard_dir / "db").string(), so, shared);
-    if (!warm) return warm.error();
-    if (i == 0 && !(*layout)->store_id.empty()) {
-      STRATA_TRY((*warm)->PutMeta(cold::kStoreIdKey, (*layout)->store_id));
-    }
-    for (const SegmentInfo* s : todo) {
-      report("segments");
-      auto reader = cold::SegmentReader::Open(store, s->key);
-      if (!reader) return reader.error();
-      const auto& footer = (*reader)->footer();
-      if (footer.segment_id != s->segment_id ||
-          footer.first_position != s->first_position.value() ||
-          footer.last_position != s->last_position.value() || footer.events != s->events) {
-        return Error(ErrorCode::kCorruption, "segment object " + s->key +
-                                                 " does not match its manifest entry; the cold "
-                                                 "tier is damaged there");
-      }
-      for (size_t b = 0; b < (*reader)->footer().blocks.size(); ++b) {
-        auto block = (*reader)->ReadBlock(b);
-        if (!block) return block.error();
-        std::vector<std::pair<Position, std::string_view>> batch;
-        STRATA_TRY(cold::ForEachRecord(*block, [&](uint64_t pos, std::string_view rec) {
-          if (pos > after[i]) batch.emplace_back(Position(pos), rec);
-          return true;
-        }));
-        result.events += batch.size();
-        STRATA_TRY((*warm)->WriteRecords(batch, /*sync=*/false));
-      }
-      p.bytes_done += s->bytes;
-      ++result.segments;
-    }
-    STRATA_TRY((*warm)->SyncWal());
-  }
-  STRATA_TRY(storage::WriteStoreDescription(o.data_dir, (*layout)->shards, (*layout)->partitions));
+  STRATA_TRY(CopySegmentsAfter(store, **layout, data, after, p, report, result));
+  STRATA_TRY(storage::WriteStoreDescription(
+      o.data_dir, {(*layout)->shards, (*layout)->partitions, /*cold_url=*/std::nullopt}));
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report("done");

@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "objstore/object_store.h"
+#include "storage/operations.h"
 #include "storage/store.h"
 
 namespace strata {

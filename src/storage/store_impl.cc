@@ -1,7 +1,6 @@
 #include "storage/store_impl.h"
 
 #include <spdlog/spdlog.h>
-#include <xxhash.h>
 
 #include <filesystem>
 #include <future>
@@ -11,15 +10,16 @@
 #include "base/coding.h"
 #include "base/uuid.h"
 #include "env/file.h"
+#include "model/partition.h"
 #include "model/stream_name.h"
 #include "storage/check_parts.h"
 
 namespace strata {
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+Result<std::unique_ptr<LocalStore>> LocalStore::Open(const StoreOptions& options) {
   auto s = storage::StoreImpl::Open(options);
   if (!s) return s.error();
-  return std::unique_ptr<Store>(std::move(*s));
+  return std::unique_ptr<LocalStore>(std::move(*s));
 }
 
 Result<AppendResult> Store::Append(AppendRequest request) {
@@ -68,7 +68,6 @@ Status StoreOptions::Validate() const {
 
 namespace storage {
 namespace {
-constexpr uint32_t kStoreFormat = 1;
 constexpr uint32_t kDefaultShards = 4;
 constexpr size_t kMaxEventsPerAppend = 65536;
 constexpr std::string_view kReservationKey = "sequencer.reserved";
@@ -106,47 +105,6 @@ bool FilterMatcher::Matches(std::string_view stream, std::string_view type) cons
   return true;
 }
 
-Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint32_t partitions) {
-  nlohmann::json j = {{"format", kStoreFormat}, {"shards", shards}, {"partitions", partitions}};
-  return env::WriteMetaFile(data_dir + "/STRATA", j.dump(2) + "\n");
-}
-
-Result<StoreDescription> ReadStoreDescription(const std::string& data_dir) {
-  const std::string path = data_dir + "/STRATA";
-  const std::string remedy =
-      "it describes the store (format, shards, partitions); restore it from a snapshot with "
-      "'strata restore', or rewrite it by hand as {\"format\": 1, \"shards\": N, "
-      "\"partitions\": P} with the values the store was created with";
-  auto text = env::ReadMetaFile(path, remedy, /*accept_legacy=*/true);
-  if (!text) return text.error();
-  auto corrupt = [&](const std::string& why) {
-    return Error(ErrorCode::kCorruption, path + " is damaged: " + why + "; " + remedy);
-  };
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return corrupt("it is not a JSON object");
-  auto number = [&](const char* key, uint64_t lo, uint64_t hi) -> std::optional<uint32_t> {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_number_unsigned()) return std::nullopt;
-    const uint64_t v = it->get<uint64_t>();
-    if (v < lo || v > hi) return std::nullopt;
-    return static_cast<uint32_t>(v);
-  };
-  auto format = number("format", 0, UINT32_MAX);
-  if (!format) return corrupt("\"format\" is missing or not a number");
-  if (*format != kStoreFormat) {
-    return Error(ErrorCode::kInvalidConfig,
-                 "the store at '" + data_dir + "' has format " + std::to_string(*format) +
-                     "; this build reads format " + std::to_string(kStoreFormat));
-  }
-  auto shards = number("shards", 1, 256);
-  auto partitions = number("partitions", 1, 65536);
-  if (!shards) return corrupt("\"shards\" is missing or not between 1 and 256");
-  if (!partitions || *partitions < *shards) {
-    return corrupt("\"partitions\" is missing or not between shards and 65536");
-  }
-  return StoreDescription{*shards, *partitions};
-}
-
 Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const StoreOptions& options) {
   STRATA_TRY(options.Validate());
   std::unique_ptr<StoreImpl> store(new StoreImpl(options));
@@ -156,67 +114,96 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const StoreOptions& options) 
 
 Status StoreImpl::OpenShards() {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path dir(options_.data_dir);
-  const fs::path meta = dir / "STRATA";
   // STRATA is the commit point of a new store: it is written only after every shard exists, so
   // a process killed while creating leaves no half-made store (the next open creates it anew).
-  const bool creating = !fs::exists(meta);
-  if (creating) {
-    if (!options_.create_if_missing) {
-      return Error(ErrorCode::kInvalidConfig,
-                   "no Strata store at '" + options_.data_dir +
-                       "' (missing STRATA file); check --data or create one by appending");
-    }
-    STRATA_TRY(env::CreateDirs(options_.data_dir));
-    if (options_.shards == 0) options_.shards = kDefaultShards;
-  } else {
-    auto description = ReadStoreDescription(options_.data_dir);
-    if (!description) return description.error();
-    const uint32_t shards = description->shards;
-    if (options_.shards != 0 && options_.shards != shards) {
-      return Error(ErrorCode::kInvalidConfig, "the store at '" + options_.data_dir +
-                                                  "' was created with " + std::to_string(shards) +
-                                                  " shards; omit --shards or pass --shards " +
-                                                  std::to_string(shards));
-    }
-    options_.shards = shards;
-    options_.partitions = description->partitions;
-  }
-
+  const bool creating = !fs::exists(fs::path(options_.data_dir) / "STRATA");
+  STRATA_TRY(creating ? PrepareNewStore() : ReadDescription());
   disk_ = std::make_unique<DiskGuard>(options_.data_dir, options_.disk_reserve_bytes);
   disk_->Start();
   shared_ = warm::SharedResources::Create(options_.warm);
   uint64_t last = 0;
-  for (uint32_t i = 0; i < options_.shards; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof(name), "shard-%03u", i);
-    // Durably (each parent fsynced): after a power cut a store whose STRATA exists has every
-    // shard directory. RocksDB syncs what it creates inside db/, not db/ itself.
-    STRATA_TRY(env::CreateDirs((dir / name / "db").string()));
-    STRATA_TRY(env::CreateDirs((dir / name / "index").string()));
-    auto w = warm::WarmShard::Open((dir / name / "db").string(), options_, shared_);
-    if (!w) return w.error();
-    auto shard = std::make_unique<Shard>(ShardId(i), options_, std::move(*w),
-                                         (dir / name / "index").string(), disk_.get());
-    STRATA_TRY(shard->Recover());
-    auto lp = shard->warm().LastPosition();
-    if (!lp) return lp.error();
-    if (*lp) last = std::max(last, (*lp)->value());
-    shards_.push_back(std::move(shard));
-  }
+  for (uint32_t i = 0; i < options_.shards; ++i) STRATA_TRY(OpenShard(i, &last));
   STRATA_TRY(OpenCold());
-  if (creating) {
-    // The commit point. The data directory may have existed (empty) before; its own entry must
-    // be durable too, or a power cut takes the whole new store with it.
-    fs::path abs = fs::absolute(dir, ec).lexically_normal();
-    if (abs.filename().empty()) abs = abs.parent_path();  // "data/" names "data"
-    STRATA_TRY(env::SyncDir(abs.has_parent_path() ? abs.parent_path().string() : "/"));
-    STRATA_TRY(WriteStoreDescription(options_.data_dir, options_.shards, options_.partitions));
+  if (creating) STRATA_TRY(CommitNewStore());
+  STRATA_TRY(OpenRing(last));
+  STRATA_TRY(OpenIndexStreams());
+  for (auto& s : shards_) s->Start(ring_.get());
+  if (options_.index_streams) index_streams_->Start();
+  StartArchivers();
+  if (options_.durability == Durability::kAsync) {
+    async_sync_ = std::thread([this] { AsyncSyncLoop(); });
   }
+  if (!creating) RecordColdUrl();
+  spdlog::debug("store open at {}: {} shards, next position {}", options_.data_dir, options_.shards,
+                last + 1);
+  return OkStatus();
+}
 
-  // Positions are handed out only below a reservation persisted (synced) in shard 0, so that no
-  // position a reader may have seen is reused after a crash, even with durability=async.
+Status StoreImpl::PrepareNewStore() {
+  if (!options_.create_if_missing) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "no Strata store at '" + options_.data_dir +
+                     "' (missing STRATA file); check --data or create one by appending");
+  }
+  STRATA_TRY(env::CreateDirs(options_.data_dir));
+  if (options_.shards == 0) options_.shards = kDefaultShards;
+  return OkStatus();
+}
+
+Status StoreImpl::ReadDescription() {
+  auto description = ReadStoreDescription(options_.data_dir);
+  if (!description) return description.error();
+  const uint32_t shards = description->shards;
+  if (options_.shards != 0 && options_.shards != shards) {
+    return Error(ErrorCode::kInvalidConfig, "the store at '" + options_.data_dir +
+                                                "' was created with " + std::to_string(shards) +
+                                                " shards; omit --shards or pass --shards " +
+                                                std::to_string(shards));
+  }
+  options_.shards = shards;
+  options_.partitions = description->partitions;
+  recorded_cold_url_ = description->cold_url;
+  return OkStatus();
+}
+
+// Opens (creating its directories) and recovers shard i; *last gets the highest position seen.
+Status StoreImpl::OpenShard(uint32_t i, uint64_t* last) {
+  namespace fs = std::filesystem;
+  const fs::path dir(options_.data_dir);
+  char name[32];
+  std::snprintf(name, sizeof(name), "shard-%03u", i);
+  // Durably (each parent fsynced): after a power cut a store whose STRATA exists has every
+  // shard directory. RocksDB syncs what it creates inside db/, not db/ itself.
+  STRATA_TRY(env::CreateDirs((dir / name / "db").string()));
+  STRATA_TRY(env::CreateDirs((dir / name / "index").string()));
+  auto w = warm::WarmShard::Open((dir / name / "db").string(), options_.warm,
+                                 options_.create_if_missing, shared_);
+  if (!w) return w.error();
+  auto shard = std::make_unique<Shard>(ShardId(i), options_, std::move(*w),
+                                       (dir / name / "index").string(), disk_.get());
+  STRATA_TRY(shard->Recover());
+  auto lp = shard->warm().LastPosition();
+  if (!lp) return lp.error();
+  if (*lp) *last = std::max(*last, (*lp)->value());
+  shards_.push_back(std::move(shard));
+  return OkStatus();
+}
+
+// The commit point. The data directory may have existed (empty) before; its own entry must be
+// durable too, or a power cut takes the whole new store with it.
+Status StoreImpl::CommitNewStore() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path abs = fs::absolute(options_.data_dir, ec).lexically_normal();
+  if (abs.filename().empty()) abs = abs.parent_path();  // "data/" names "data"
+  STRATA_TRY(env::SyncDir(abs.has_parent_path() ? abs.parent_path().string() : "/"));
+  StoreDescription d{options_.shards, options_.partitions, RecordableColdUrl()};
+  return WriteStoreDescription(options_.data_dir, d);
+}
+
+// Positions are handed out only below a reservation persisted (synced) in shard 0, so that no
+// position a reader may have seen is reused after a crash, even with durability=async.
+Status StoreImpl::OpenRing(uint64_t last) {
   auto reserved = shards_[0]->warm().GetMeta(kReservationKey);
   if (!reserved) return reserved.error();
   uint64_t next = last + 1;
@@ -236,6 +223,10 @@ Status StoreImpl::OpenShards() {
         }
         return limit;
       });
+  return OkStatus();
+}
+
+Status StoreImpl::OpenIndexStreams() {
   IndexStreams::Source source;
   source.watermark = [this] { return ring_->watermark(); };
   source.scan = [this](Position from, Position to,
@@ -247,18 +238,10 @@ Status StoreImpl::OpenShards() {
     ring_->WaitForWatermarkAbove(above, max_wait);
   };
   source.disk = disk_.get();
-  index_streams_ =
-      std::make_unique<IndexStreams>((dir / "index-streams").string(), options_, std::move(source));
-  STRATA_TRY(index_streams_->Load());
-  for (auto& s : shards_) s->Start(ring_.get());
-  if (options_.index_streams) index_streams_->Start();
-  StartArchivers();
-  if (options_.durability == Durability::kAsync) {
-    async_sync_ = std::thread([this] { AsyncSyncLoop(); });
-  }
-  spdlog::debug("store open at {}: {} shards, next position {}", options_.data_dir, options_.shards,
-                last + 1);
-  return OkStatus();
+  index_streams_ = std::make_unique<IndexStreams>(
+      (std::filesystem::path(options_.data_dir) / "index-streams").string(), options_,
+      std::move(source));
+  return index_streams_->Load();
 }
 
 StoreImpl::~StoreImpl() { IgnoreError(Close()); }
@@ -321,10 +304,8 @@ void StoreImpl::AsyncSyncLoop() {
 }
 
 Shard& StoreImpl::ShardFor(std::string_view stream) {
-  std::string_view key = OriginalStreamOf(stream);  // $$x lives with x
-  uint64_t h = XXH3_64bits(key.data(), key.size());
-  uint32_t partition = static_cast<uint32_t>(h % options_.partitions);
-  return *shards_[partition % shards_.size()];
+  const uint32_t shards = static_cast<uint32_t>(shards_.size());
+  return *shards_[ShardOfPartition(PartitionOf(stream, options_.partitions), shards)];
 }
 
 namespace {
@@ -541,14 +522,14 @@ Status StoreImpl::ScanAll(Position from, Position to,
   }
   if (p >= end) return OkStatus();
   // Warm path: k-way merge of the shards' logs by position.
-  std::vector<std::unique_ptr<warm::EventCursor>> cursors;
+  std::vector<std::unique_ptr<storage::LogCursor>> cursors;
   for (auto& s : shards_) {
     auto c = s->NewLogCursor();
     c->Seek(Position(p));
     cursors.push_back(std::move(c));
   }
   while (true) {
-    warm::EventCursor* best = nullptr;
+    storage::LogCursor* best = nullptr;
     for (auto& c : cursors) {
       if (c->Valid() && c->position().value() < end &&
           (!best || c->position() < best->position())) {
@@ -599,7 +580,7 @@ Result<ReadAllResult> StoreImpl::ReadAll(const ReadAllRequest& req) {
     return out;
   }
   const uint64_t start = std::min(req.from ? req.from->value() : watermark - 1, watermark - 1);
-  std::vector<std::unique_ptr<warm::EventCursor>> cursors;
+  std::vector<std::unique_ptr<storage::LogCursor>> cursors;
   for (auto& s : shards_) {
     auto c = s->NewLogCursor();
     c->SeekForPrev(Position(start));
@@ -608,7 +589,7 @@ Result<ReadAllResult> StoreImpl::ReadAll(const ReadAllRequest& req) {
   uint64_t next = start;
   bool stopped = false;
   while (true) {
-    warm::EventCursor* best = nullptr;
+    storage::LogCursor* best = nullptr;
     for (auto& c : cursors) {
       if (c->Valid() && (!best || c->position() > best->position())) best = c.get();
     }
@@ -700,6 +681,28 @@ Result<CheckReport> StoreImpl::Check(const CheckOptions& options) {
   return report;
 }
 
+std::optional<std::string> StoreImpl::RecordableColdUrl() const {
+  // A store handed an object store directly (tests, tools) has no URL of its own to record.
+  if (options_.cold.store) return std::nullopt;
+  return options_.cold.url;
+}
+
+// STRATA records the cold URL the store was opened with, so that the next open without --cold
+// finds its cold tier. A failure to record it is not a failure to open: the store works, and the
+// next open with the same --cold records it.
+void StoreImpl::RecordColdUrl() {
+  const auto url = RecordableColdUrl();
+  if (!url || recorded_cold_url_ == url) return;
+  StoreDescription d{options_.shards, options_.partitions, url};
+  if (auto st = WriteStoreDescription(options_.data_dir, d); !st) {
+    spdlog::warn("cannot record the cold tier URL in STRATA: {}", st.error().ToString());
+    return;
+  }
+  recorded_cold_url_ = url;
+  std::error_code ec;  // the file stores made before STRATA recorded the URL kept it in
+  std::filesystem::remove(LegacyColdUrlPath(options_.data_dir), ec);
+}
+
 Status StoreImpl::OpenCold() {
   const ColdOptions& c = options_.cold;
   uint64_t floor = 0;  // the highest warm floor: events below it live only in the cold tier
@@ -713,7 +716,7 @@ Status StoreImpl::OpenCold() {
                      "the store at '" + options_.data_dir +
                          "' keeps archived events only in its cold tier, which is not "
                          "configured: open it with --cold and the URL it archived to (see "
-                         "<data>/cold-url)");
+                         "<data>/STRATA)");
       }
       return OkStatus();
     }
@@ -748,7 +751,7 @@ Status StoreImpl::CheckColdIdentity(uint64_t floor) {
       return Error(ErrorCode::kInvalidConfig,
                    "the cold tier " + url +
                        " holds no store, but this store has moved events "
-                       "to its cold tier: is --cold the URL it archived to (see <data>/cold-url)?");
+                       "to its cold tier: is --cold the URL it archived to (see <data>/STRATA)?");
     }
     cold::Layout mine{options_.shards, options_.partitions,
                       local->value_or(Uuid::Random().ToString())};
@@ -783,10 +786,11 @@ void StoreImpl::StartArchivers() {
   namespace fs = std::filesystem;
   uint32_t slots = options_.cold.export_threads;
   if (slots == 0) slots = std::max(1u, std::thread::hardware_concurrency() / 2);
-  export_slots_ = std::make_unique<ExportSlots>(slots);
+  export_slots_ = std::make_unique<cold::ExportSlots>(slots);
   for (size_t i = 0; i < shards_.size(); ++i) {
-    auto a = std::make_unique<Archiver>(
-        shards_[i].get(), cold_shards_[i].get(), cold_store_.get(), options_,
+    auto a = std::make_unique<cold::Archiver>(
+        shards_[i].get(), cold_shards_[i].get(), cold_store_.get(), options_.cold, options_.clock,
+        /*sync_before_export=*/options_.durability == Durability::kAsync,
         (fs::path(options_.data_dir) / cold::ShardName(static_cast<uint32_t>(i)) / "outbox")
             .string(),
         export_slots_.get());

@@ -3,32 +3,28 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <regex>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "objstore/object_store.h"
-#include "storage/archiver.h"
+#include "storage/cold/archiver.h"
 #include "storage/cold/cold_tier.h"
 #include "storage/hot/ring.h"
 #include "storage/index_streams.h"
+#include "storage/local_store.h"
 #include "storage/shard.h"
-#include "storage/store.h"
+#include "storage/store_description.h"
 #include "storage/warm/warm_shard.h"
 
 namespace strata::storage {
 
 class SubscriptionImpl;
-// Writes <data_dir>/STRATA, the commit point of a new (or restored) store.
-Status WriteStoreDescription(const std::string& data_dir, uint32_t shards, uint32_t partitions);
-struct StoreDescription {
-  uint32_t shards = 0, partitions = 0;
-};
-// STRATA, checked: a damaged file is kCorruption naming it and what to do, never an exception.
-Result<StoreDescription> ReadStoreDescription(const std::string& data_dir);
 // The last $all position a subscription has delivered or examined (for lag metrics).
 uint64_t SubscriptionPosition(const SubscriptionImpl* s);
 
@@ -45,7 +41,7 @@ class FilterMatcher {
   bool empty_ = true;
 };
 
-class StoreImpl : public Store {
+class StoreImpl : public LocalStore {
  public:
   static Result<std::unique_ptr<StoreImpl>> Open(const StoreOptions& options);
   ~StoreImpl() override;
@@ -60,6 +56,7 @@ class StoreImpl : public Store {
       SubscribeRequest request, std::shared_ptr<SubscriptionHandler> handler) override;
   Result<CheckReport> Check(const CheckOptions& options) override;
   Position Watermark() const override { return ring_->watermark(); }
+  uint32_t partitions() const override { return options_.partitions; }
   StoreStats Stats() override;
   Status Close() override;
   Result<ArchiveStatus> Archive() override;
@@ -84,15 +81,32 @@ class StoreImpl : public Store {
  private:
   explicit StoreImpl(const StoreOptions& options) : options_(options) {}
   Status OpenShards();
+  // OpenShards' steps, in order.
+  Status PrepareNewStore();
+  Status ReadDescription();
+  Status OpenShard(uint32_t i, uint64_t* last);
+  Status CommitNewStore();
+  Status OpenRing(uint64_t last);
+  Status OpenIndexStreams();
   Status OpenCold();
+  std::optional<std::string> RecordableColdUrl() const;
+  void RecordColdUrl();
   Status CheckColdIdentity(uint64_t floor);
   void StartArchivers();
+  // Snapshot's steps (snapshot.cc).
+  Result<std::optional<std::pair<std::string, nlohmann::json>>> StagedSnapshot(
+      const std::filesystem::path& staging);
+  Result<nlohmann::json> StageSnapshot(const std::filesystem::path& dir, const std::string& id);
+  Status UploadSnapshot(const nlohmann::json& desc, const std::filesystem::path& dir,
+                        const std::string& prefix, SnapshotProgress& p,
+                        const std::function<void(const char*)>& report, SnapshotInfo& info);
   Shard& ShardFor(std::string_view stream);
   Status ValidateAppend(const AppendRequest& r) const;
   void AsyncSyncLoop();
 
   StoreOptions options_;
-  std::unique_ptr<DiskGuard> disk_;  // before the shards, which use it
+  std::optional<std::string> recorded_cold_url_;  // in STRATA
+  std::unique_ptr<DiskGuard> disk_;               // before the shards, which use it
   std::shared_ptr<warm::SharedResources> shared_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<hot::Ring> ring_;
@@ -100,8 +114,8 @@ class StoreImpl : public Store {
   std::shared_ptr<objstore::ObjectStore> cold_store_;
   std::unique_ptr<cold::BlockCache> block_cache_;
   std::vector<std::unique_ptr<cold::ColdShard>> cold_shards_;
-  std::unique_ptr<ExportSlots> export_slots_;
-  std::vector<std::unique_ptr<Archiver>> archivers_;
+  std::unique_ptr<cold::ExportSlots> export_slots_;
+  std::vector<std::unique_ptr<cold::Archiver>> archivers_;
   std::unique_ptr<IndexStreams> index_streams_;
   std::mutex snapshot_mu_;  // one snapshot at a time
   std::atomic<bool> closing_{false};

@@ -124,5 +124,31 @@ TEST(Error, CodesHaveStableNames) {
   EXPECT_EQ(e.ToString(), "server-busy: queue full");
 }
 
+TEST(Error, EveryCodeHasOneClassAndTheCliAndGrpcDeriveFromIt) {
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kNotOwner), "not-owner");
+  EXPECT_EQ(static_cast<int>(ErrorCode::kNotOwner), 26);
+  // Every code has a name and a class (a new code without one fails here, not in production).
+  for (int c = 1; c <= static_cast<int>(kLastErrorCode); ++c) {
+    const auto code = static_cast<ErrorCode>(c);
+    EXPECT_NE(ErrorCodeName(code), "unknown") << c;
+    EXPECT_NE(ErrorClassName(ClassOf(code)), "") << c;
+  }
+  // What the CLI exits 2 for and the server answers INVALID_ARGUMENT for: the input's fault.
+  for (ErrorCode c :
+       {ErrorCode::kInvalidArgument, ErrorCode::kInvalidStreamName, ErrorCode::kInvalidEventId,
+        ErrorCode::kInvalidExpectedRevision, ErrorCode::kUnknownOption, ErrorCode::kInvalidConfig,
+        ErrorCode::kEventTooLarge, ErrorCode::kAppendTooLarge, ErrorCode::kMissingMetadata}) {
+    EXPECT_EQ(ClassOf(c), ErrorClass::kBadInput) << ErrorCodeName(c);
+  }
+  EXPECT_EQ(ClassOf(ErrorCode::kWrongExpectedRevision), ErrorClass::kPrecondition);
+  EXPECT_EQ(ClassOf(ErrorCode::kConflict), ErrorClass::kConflict);
+  EXPECT_EQ(ClassOf(ErrorCode::kServerBusy), ErrorClass::kRetryLater);
+  EXPECT_EQ(ClassOf(ErrorCode::kNotOwner), ErrorClass::kRetryLater);
+  EXPECT_EQ(ClassOf(ErrorCode::kDiskFull), ErrorClass::kNoSpace);
+  EXPECT_EQ(ClassOf(ErrorCode::kCorruption), ErrorClass::kFault);
+  EXPECT_EQ(ClassOf(ErrorCode::kObjectNotFound), ErrorClass::kFault);
+  EXPECT_EQ(ErrorClassName(ErrorClass::kRetryLater), "retry-later");
+}
+
 }  // namespace
 }  // namespace strata

@@ -6,9 +6,10 @@
 #include <cstdlib>
 #include <mutex>
 #include <pugixml.hpp>
-#include <random>
 #include <thread>
 #include <utility>
+
+#include "base/retry.h"
 
 namespace strata::objstore {
 namespace {
@@ -16,6 +17,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr long kTransferBuffer = 64 << 10;  // curl's upload and download buffers
 constexpr size_t kMaxResponseBody = 16 << 20;
+// Pauses between attempts of one request, until S3Config::retry_deadline.
+constexpr BackoffPolicy kRetryBackoff{
+    .min = std::chrono::milliseconds(100), .max = std::chrono::milliseconds(5000), .jitter = true};
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -331,18 +335,62 @@ class S3Store final : public ObjectStore {
     return u;
   }
 
-  // `delivered`: bytes of a GET body already given to the sink by earlier attempts.
-  Attempt Once(const Request& r, uint64_t* delivered) {
-    Attempt a;
-    CURL* h = Acquire();
-    struct Ctx {
-      Attempt* a;
-      const Request* r;
-      uint64_t* delivered;
-      CURL* h;
-    } ctx{&a, &r, delivered, h};
+  // What the curl callbacks of one attempt work on, and the callbacks.
+  struct Transfer {
+    Attempt* a;
+    const Request* r;
+    uint64_t* delivered;
+    CURL* h;
 
-    const std::string target = Target(r);
+    // PUT: the request body, from the source.
+    static size_t ReadBody(char* buf, size_t size, size_t n, void* p) {
+      auto* c = static_cast<Transfer*>(p);
+      auto got = c->r->body->Read(buf, size * n);
+      if (!got) {
+        c->a->own_error = got.error();
+        return CURL_READFUNC_ABORT;
+      }
+      return *got;
+    }
+    // One response header line; names lower-cased.
+    static size_t OnHeader(char* buf, size_t size, size_t n, void* p) {
+      auto* c = static_cast<Transfer*>(p);
+      std::string_view line(buf, size * n);
+      if (line.starts_with("HTTP/")) {
+        c->a->resp.headers.clear();  // a new response (after 100 Continue)
+      } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+        std::string name(line.substr(0, colon));
+        std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+        std::string_view v = line.substr(colon + 1);
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
+          v.remove_suffix(1);
+        }
+        c->a->resp.headers.emplace_back(std::move(name), std::string(v));
+      }
+      return size * n;
+    }
+    // Response body bytes: a 2xx body to the request's sink, if any; else kept (bounded).
+    static size_t OnBody(char* buf, size_t size, size_t n, void* p) {
+      auto* c = static_cast<Transfer*>(p);
+      long status = 0;
+      curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+      if (c->r->sink && status / 100 == 2) {
+        if (auto st = (*c->r->sink)(std::string_view(buf, size * n)); !st) {
+          c->a->own_error = st.error();
+          return 0;  // aborts the transfer
+        }
+        *c->delivered += size * n;
+        return size * n;
+      }
+      if (c->a->resp.body.size() + size * n > kMaxResponseBody) return 0;
+      c->a->resp.body.append(buf, size * n);
+      return size * n;
+    }
+  };
+
+  // The URL, the credentials, the buffers and the timeouts.
+  void SetConnection(CURL* h, const std::string& target) const {
     curl_easy_setopt(h, CURLOPT_URL, target.c_str());
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
     curl_easy_setopt(h, CURLOPT_USERNAME, cfg_.access_key.c_str());
@@ -356,41 +404,40 @@ class S3Store final : public ObjectStore {
         h, CURLOPT_LOW_SPEED_TIME,
         static_cast<long>(std::max<int64_t>(
             1, std::chrono::duration_cast<std::chrono::seconds>(cfg_.stall_timeout).count())));
+  }
 
+  // The request's headers; a range resumes after the `delivered` bytes of earlier attempts.
+  // The caller frees the list.
+  curl_slist* Headers(const Request& r, uint64_t delivered) const {
     curl_slist* headers = nullptr;
     auto add = [&](const std::string& hdr) { headers = curl_slist_append(headers, hdr.c_str()); };
     add("x-amz-content-sha256: UNSIGNED-PAYLOAD");
     if (!cfg_.session_token.empty()) add("x-amz-security-token: " + cfg_.session_token);
     for (auto& hdr : r.headers) add(hdr);
     if (r.range) {
-      uint64_t from = r.range->offset + *delivered;
+      uint64_t from = r.range->offset + delivered;
       std::string v = "Range: bytes=" + std::to_string(from) + "-";
       if (r.range->length) v += std::to_string(r.range->offset + *r.range->length - 1);
       add(v);
-    } else if (*delivered > 0) {
-      add("Range: bytes=" + std::to_string(*delivered) + "-");
+    } else if (delivered > 0) {
+      add("Range: bytes=" + std::to_string(delivered) + "-");
     }
+    return headers;
+  }
 
+  // The method and its body: PUT reads r.body from its start (a failed rewind is t->a's error).
+  static void SetMethod(CURL* h, const Request& r, Transfer* t) {
     const std::string_view method = r.method;
     if (method == "HEAD") {
       curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (method == "PUT") {
       if (auto st = r.body->Seek(0); !st) {
-        a.own_error = st.error();
+        t->a->own_error = st.error();
       }
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body->size()));
-      curl_easy_setopt(h, CURLOPT_READDATA, &ctx);
-      curl_easy_setopt(
-          h, CURLOPT_READFUNCTION, +[](char* buf, size_t size, size_t n, void* p) -> size_t {
-            auto* c = static_cast<Ctx*>(p);
-            auto got = c->r->body->Read(buf, size * n);
-            if (!got) {
-              c->a->own_error = got.error();
-              return CURL_READFUNC_ABORT;
-            }
-            return *got;
-          });
+      curl_easy_setopt(h, CURLOPT_READDATA, t);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, &Transfer::ReadBody);
     } else if (method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, r.post.c_str());
@@ -398,45 +445,22 @@ class S3Store final : public ObjectStore {
     } else if (method == "DELETE") {
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &ctx);
-    curl_easy_setopt(
-        h, CURLOPT_HEADERFUNCTION, +[](char* buf, size_t size, size_t n, void* p) -> size_t {
-          auto* c = static_cast<Ctx*>(p);
-          std::string_view line(buf, size * n);
-          if (line.starts_with("HTTP/")) {
-            c->a->resp.headers.clear();  // a new response (after 100 Continue)
-          } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-            std::string name(line.substr(0, colon));
-            std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-            std::string_view v = line.substr(colon + 1);
-            while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-            while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
-              v.remove_suffix(1);
-            }
-            c->a->resp.headers.emplace_back(std::move(name), std::string(v));
-          }
-          return size * n;
-        });
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ctx);
-    curl_easy_setopt(
-        h, CURLOPT_WRITEFUNCTION, +[](char* buf, size_t size, size_t n, void* p) -> size_t {
-          auto* c = static_cast<Ctx*>(p);
-          long status = 0;
-          curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-          if (c->r->sink && status / 100 == 2) {
-            if (auto st = (*c->r->sink)(std::string_view(buf, size * n)); !st) {
-              c->a->own_error = st.error();
-              return 0;  // aborts the transfer
-            }
-            *c->delivered += size * n;
-            return size * n;
-          }
-          if (c->a->resp.body.size() + size * n > kMaxResponseBody) return 0;
-          c->a->resp.body.append(buf, size * n);
-          return size * n;
-        });
+  }
 
+  // `delivered`: bytes of a GET body already given to the sink by earlier attempts.
+  Attempt Once(const Request& r, uint64_t* delivered) {
+    Attempt a;
+    CURL* h = Acquire();
+    Transfer t{&a, &r, delivered, h};
+    const std::string target = Target(r);
+    SetConnection(h, target);
+    curl_slist* headers = Headers(r, *delivered);
+    SetMethod(h, r, &t);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
     if (!a.own_error) {
       a.curl = curl_easy_perform(h);
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.resp.status);
@@ -447,11 +471,10 @@ class S3Store final : public ObjectStore {
   }
 
   Result<Response> Perform(const Request& r) {
-    const auto deadline = Clock::now() + cfg_.retry_deadline;
-    auto backoff = std::chrono::milliseconds(100);
+    const Deadline deadline = DeadlineIn(cfg_.retry_deadline);
+    Backoff backoff(kRetryBackoff);
     uint64_t delivered = 0;
     std::string last;
-    thread_local std::mt19937_64 rng{std::random_device{}()};
     for (int attempt = 1;; ++attempt) {
       Attempt a = Once(r, &delivered);
       if (a.own_error) return *a.own_error;
@@ -468,7 +491,8 @@ class S3Store final : public ObjectStore {
         if (!Retryable(a.resp.status, e)) return MapError(r, a.resp.status, e);
         last = "HTTP " + std::to_string(a.resp.status) + (e.code.empty() ? "" : " " + e.code);
       }
-      auto pause = backoff / 2 + std::chrono::milliseconds(rng() % (backoff.count() / 2 + 1));
+      // Jittered: from half of the doubling pause to all of it.
+      const std::chrono::milliseconds pause = backoff.Next();
       if (Clock::now() + pause > deadline) {
         return Error(
             ErrorCode::kUnavailable,
@@ -479,7 +503,6 @@ class S3Store final : public ObjectStore {
                 " s (last: " + last + "); is it running and reachable?");
       }
       std::this_thread::sleep_for(pause);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
   }
 

@@ -27,13 +27,13 @@ inline ProjectionSpec Spec(const std::string& json) {
   return s ? *s : ProjectionSpec{};
 }
 
-inline std::unique_ptr<Store> OpenStore(const TempDir& dir) {
-  auto s = Store::Open(strata::testing::SmallOptions(dir.path()));
+inline std::unique_ptr<LocalStore> OpenStore(const TempDir& dir) {
+  auto s = LocalStore::Open(strata::testing::SmallOptions(dir.path()));
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().ToString());
   return s ? std::move(*s) : nullptr;
 }
 
-inline void Append(Store& store, const std::string& stream, const std::string& type,
+inline void Append(LocalStore& store, const std::string& stream, const std::string& type,
                    const std::string& data) {
   auto r = store.Append(
       strata::testing::Req(stream, ExpectedRevision::Any(), {strata::testing::Event(type, data)}));
@@ -41,7 +41,7 @@ inline void Append(Store& store, const std::string& stream, const std::string& t
 }
 
 // Events for `users` players: Scored {"points": n, "user": "u<k>"} and Joined {}.
-inline void AppendGame(Store& store, int events, int users, uint32_t seed) {
+inline void AppendGame(LocalStore& store, int events, int users, uint32_t seed) {
   std::mt19937 rng(seed);
   for (int i = 0; i < events; ++i) {
     const int u = static_cast<int>(rng() % static_cast<uint32_t>(users));
@@ -57,7 +57,7 @@ inline void AppendGame(Store& store, int events, int users, uint32_t seed) {
 }
 
 // Folds the whole store with a fresh Extractor (what verify does).
-inline Model Recount(Store& store, const ProjectionSpec& spec) {
+inline Model Recount(LocalStore& store, const ProjectionSpec& spec) {
   Extractor ex(spec);
   Model m(spec.op);
   auto st = store.ScanAll(Position(1), store.Watermark(), [&](const RecordView& r) {
@@ -71,7 +71,7 @@ inline Model Recount(Store& store, const ProjectionSpec& spec) {
 
 // Waits until every follower of `name` has applied everything up to the store's last position;
 // fails at once if one of them has failed.
-inline void WaitCaughtUp(ProjectionRuntime& rt, Store& store, const std::string& name,
+inline void WaitCaughtUp(ProjectionRuntime& rt, LocalStore& store, const std::string& name,
                          std::chrono::seconds timeout = std::chrono::seconds(30)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const uint64_t last = store.Watermark().value() - 1;

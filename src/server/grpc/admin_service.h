@@ -1,5 +1,5 @@
 // strata.v1.Admin: Strata's own admin calls (engine figures, tier status), next to the
-// KurrentDB services. Thread-safety: stateless apart from the borrowed Store.
+// KurrentDB services. Thread-safety: stateless apart from the borrowed StoreOperations.
 #pragma once
 
 #include <chrono>
@@ -7,13 +7,14 @@
 
 #include "admin.grpc.pb.h"
 #include "projection/runtime.h"
-#include "storage/store.h"
+#include "storage/operations.h"
 
 namespace strata::server {
 
 class AdminService final : public strata::v1::Admin::Service {
  public:
-  AdminService(Store* store, std::string data_dir, projection::ProjectionRuntime* projections)
+  AdminService(StoreOperations* store, std::string data_dir,
+               projection::ProjectionRuntime* projections)
       : store_(store), data_dir_(std::move(data_dir)), projections_(projections) {}
 
   grpc::Status GetStats(grpc::ServerContext*, const strata::v1::GetStatsRequest*,
@@ -34,7 +35,7 @@ class AdminService final : public strata::v1::Admin::Service {
                      strata::v1::CheckResponse* out) override;
 
  private:
-  Store* store_;
+  StoreOperations* store_;
   std::string data_dir_;
   projection::ProjectionRuntime* projections_;  // may be null (no projections)
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -1,9 +1,11 @@
 #include "server/grpc/grpc_server.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "gossip.grpc.pb.h"
 #include "server/grpc/admin_service.h"
@@ -74,12 +76,30 @@ struct GrpcServer::Rep {
 GrpcServer::GrpcServer(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 GrpcServer::~GrpcServer() { Shutdown(0); }
 
-Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, const GrpcOptions& o) {
+namespace {
+// Protobuf logs one ERROR line per message with invalid UTF-8 in a string field: a client could
+// flood the log. Such messages are refused anyway; keep protobuf's lines at debug level.
+void RouteProtobufLogs() {
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+        if (level >= google::protobuf::LOGLEVEL_FATAL) {
+          spdlog::critical("protobuf {}:{}: {}", file, line, message);
+        } else {
+          spdlog::debug("protobuf {}:{}: {}", file, line, message);
+        }
+      });
+}
+}  // namespace
+
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, StoreOperations* operations,
+                                                      const GrpcOptions& o) {
+  static std::once_flag routed;
+  std::call_once(routed, RouteProtobufLogs);
   auto rep = std::make_unique<Rep>();
   rep->streams = std::make_unique<StreamsService>(store);
   rep->features = std::make_unique<ServerFeaturesService>();
   rep->gossip = std::make_unique<GossipService>(o.host, &rep->port);
-  rep->admin = std::make_unique<AdminService>(store, o.data_dir, o.projections);
+  rep->admin = std::make_unique<AdminService>(operations, o.data_dir, o.projections);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::InsecureServerCredentials(),
                            &rep->port);

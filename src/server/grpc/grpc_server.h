@@ -1,6 +1,7 @@
 // GrpcServer: the KurrentDB v1 client API (Streams, ServerFeatures, Gossip) and Strata's own
-// strata.v1.Admin over a Store, on HTTP/2 plaintext. Owns the gRPC server; the Store is borrowed
-// and must outlive it. Thread-safety: Start/Shutdown from one thread; calls run on gRPC's threads.
+// strata.v1.Admin over a Store and its StoreOperations, on HTTP/2 plaintext. Owns the gRPC server;
+// both are borrowed and must outlive it. Thread-safety: Start/Shutdown from one thread; calls run
+// on gRPC's threads.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "base/error.h"
 #include "projection/runtime.h"
+#include "storage/operations.h"
 #include "storage/store.h"
 
 namespace strata::server {
@@ -22,7 +24,8 @@ struct GrpcOptions {
 
 class GrpcServer {
  public:
-  static Result<std::unique_ptr<GrpcServer>> Start(Store* store, const GrpcOptions& options);
+  static Result<std::unique_ptr<GrpcServer>> Start(Store* store, StoreOperations* operations,
+                                                   const GrpcOptions& options);
   ~GrpcServer();
   int port() const;
   // Stops accepting calls, lets in-flight ones finish until `deadline_ms`, then cancels the rest.

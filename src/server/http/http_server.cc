@@ -11,22 +11,42 @@
 
 namespace strata::server {
 
-std::string PrometheusText(Store& store) {
-  StoreStats s = store.Stats();
-  std::string out;
-  auto family = [&](const char* name, const char* type, const char* help) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-  };
+namespace {
+
+// A Prometheus text exposition being written: families of samples, each opened by its HELP and
+// TYPE lines.
+class MetricsText {
+ public:
+  void Family(const char* name, const char* type, const char* help) {
+    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
   // A family with one unlabelled sample.
-  auto single = [&](const char* name, const char* type, const char* help, auto value) {
-    family(name, type, help);
-    out += fmt::format("{} {}\n", name, value);
-  };
-  auto per_shard = [&](const char* name, const char* type, const char* help, auto get) {
-    family(name, type, help);
-    for (const auto& sh : s.shards) {
-      out += fmt::format("{}{{shard=\"{}\"}} {}\n", name, sh.shard, get(sh));
+  template <typename T>
+  void Single(const char* name, const char* type, const char* help, T value) {
+    Family(name, type, help);
+    out_ += fmt::format("{} {}\n", name, value);
+  }
+  // A family with one sample per shard, `get(row)` of every row (ShardStats, ArchiveShardStatus).
+  template <typename Row, typename Get>
+  void PerShard(const std::vector<Row>& rows, const char* name, const char* type, const char* help,
+                Get get) {
+    Family(name, type, help);
+    for (const auto& row : rows) {
+      out_ += fmt::format("{}{{shard=\"{}\"}} {}\n", name, row.shard, get(row));
     }
+  }
+  // A sample line as it is.
+  void Line(const std::string& line) { out_ += line; }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Per shard: the append path, the log and its indexes, RocksDB.
+void ShardFamilies(MetricsText& m, const StoreStats& s) {
+  auto per_shard = [&](const char* name, const char* type, const char* help, auto get) {
+    m.PerShard(s.shards, name, type, help, get);
   };
   per_shard("strata_appends_total", "counter", "Appends acknowledged (written, not deduplicated).",
             [](const ShardStats& x) { return x.appends; });
@@ -56,108 +76,128 @@ std::string PrometheusText(Store& store) {
             [](const ShardStats& x) { return x.running_compactions; });
   per_shard("strata_rocksdb_write_stall_micros_total", "counter", "Time writes were stalled.",
             [](const ShardStats& x) { return x.write_stall_micros; });
-  single("strata_writable", "gauge",
-         "1 while appends are accepted; 0 while they are refused (full or failing disk).",
-         s.writable ? 1 : 0);
-  single("strata_disk_free_bytes", "gauge", "Free bytes on the data directory's disk.",
-         s.disk_free_bytes);
-  single("strata_disk_total_bytes", "gauge", "Size of the data directory's disk.",
-         s.disk_total_bytes);
-  single("strata_disk_reserve_bytes", "gauge",
-         "Free space kept for recovery: appends are refused below it.", s.disk_reserve_bytes);
-  single("strata_disk_full_refusals_total", "counter", "Appends refused for lack of disk space.",
-         s.disk_full_refusals);
+}
+
+// Whether appends are accepted, the data disk, and how far $all readers trail the shards.
+void DiskAndWatermarkFamilies(MetricsText& m, const StoreStats& s) {
+  m.Single("strata_writable", "gauge",
+           "1 while appends are accepted; 0 while they are refused (full or failing disk).",
+           s.writable ? 1 : 0);
+  m.Single("strata_disk_free_bytes", "gauge", "Free bytes on the data directory's disk.",
+           s.disk_free_bytes);
+  m.Single("strata_disk_total_bytes", "gauge", "Size of the data directory's disk.",
+           s.disk_total_bytes);
+  m.Single("strata_disk_reserve_bytes", "gauge",
+           "Free space kept for recovery: appends are refused below it.", s.disk_reserve_bytes);
+  m.Single("strata_disk_full_refusals_total", "counter", "Appends refused for lack of disk space.",
+           s.disk_full_refusals);
   uint64_t last = 0;
   for (const auto& sh : s.shards) last = std::max(last, sh.last_position.value());
-  single("strata_watermark", "gauge", "First $all position not yet durable.", s.watermark.value());
-  single("strata_watermark_lag", "gauge",
-         "Positions written by some shard but not yet visible to $all readers.",
-         last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
-  single("strata_appended_events_total", "counter",
-         "Events written by acknowledged appends (retries that were deduplicated not counted).",
-         s.appended_events);
-  single("strata_appended_bytes_total", "counter", "Payload bytes (data + metadata) appended.",
-         s.appended_bytes);
-  family("strata_append_latency_seconds", "histogram",
-         "From the engine receiving an append to its acknowledgement (durable as configured).");
+  m.Single("strata_watermark", "gauge", "First $all position not yet durable.",
+           s.watermark.value());
+  m.Single("strata_watermark_lag", "gauge",
+           "Positions written by some shard but not yet visible to $all readers.",
+           last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
+}
+
+// What acknowledged appends wrote, and their latency histogram.
+void AppendFamilies(MetricsText& m, const StoreStats& s) {
+  m.Single("strata_appended_events_total", "counter",
+           "Events written by acknowledged appends (retries that were deduplicated not counted).",
+           s.appended_events);
+  m.Single("strata_appended_bytes_total", "counter", "Payload bytes (data + metadata) appended.",
+           s.appended_bytes);
+  m.Family("strata_append_latency_seconds", "histogram",
+           "From the engine receiving an append to its acknowledgement (durable as configured).");
   uint64_t cumulative = 0;
   for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
     cumulative += s.append_latency.counts[i];
     if (i < LatencyHistogram::kBoundsUs.size()) {
-      out += fmt::format("strata_append_latency_seconds_bucket{{le=\"{}\"}} {}\n",
-                         static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cumulative);
+      m.Line(fmt::format("strata_append_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                         static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cumulative));
     } else {
-      out += fmt::format("strata_append_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+      m.Line(fmt::format("strata_append_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative));
     }
   }
-  out += fmt::format("strata_append_latency_seconds_sum {}\n",
-                     static_cast<double>(s.append_latency.sum_us) / 1e6);
-  out += fmt::format("strata_append_latency_seconds_count {}\n", s.append_latency.count);
-  single("strata_subscriptions", "gauge", "Live catch-up/live subscriptions.", s.subscriptions);
-  single("strata_subscription_lag_max", "gauge",
-         "Largest number of $all positions any subscription is behind the watermark.",
-         s.subscription_lag_max);
-  single("strata_subscription_lag_sum", "gauge",
-         "Positions behind the watermark, summed over subscriptions (divide by the count).",
-         s.subscription_lag_sum);
-  family("strata_index_streams_lag_positions", "gauge",
-         "$all positions the $ce-/$et- index streams are behind the watermark.");
-  const uint64_t newest = s.watermark.value() > 0 ? s.watermark.value() - 1 : 0;
-  out += fmt::format(
-      "strata_index_streams_lag_positions {}\n",
-      newest > s.index_streams_position.value() ? newest - s.index_streams_position.value() : 0);
-  single("strata_index_streams", "gauge", "$ce-/$et- index streams that have events.",
-         s.index_streams);
-  single("strata_index_streams_failed", "gauge",
-         "1 when the index streams stopped on an error (see the log; a restart resumes).",
-         s.index_streams_failed ? 1 : 0);
-  single("strata_ring_hits_total", "counter", "Reads served from the hot ring.", s.ring_hits);
-  single("strata_ring_misses_total", "counter", "Reads that went past the hot ring.",
-         s.ring_misses);
-  single("strata_ring_bytes", "gauge", "Hot ring arena size.", s.ring_bytes);
+  m.Line(fmt::format("strata_append_latency_seconds_sum {}\n",
+                     static_cast<double>(s.append_latency.sum_us) / 1e6));
+  m.Line(fmt::format("strata_append_latency_seconds_count {}\n", s.append_latency.count));
+}
 
+// The read side: subscriptions, the $ce-/$et- index streams, the hot ring.
+void ReadFamilies(MetricsText& m, const StoreStats& s) {
+  m.Single("strata_subscriptions", "gauge", "Live catch-up/live subscriptions.", s.subscriptions);
+  m.Single("strata_subscription_lag_max", "gauge",
+           "Largest number of $all positions any subscription is behind the watermark.",
+           s.subscription_lag_max);
+  m.Single("strata_subscription_lag_sum", "gauge",
+           "Positions behind the watermark, summed over subscriptions (divide by the count).",
+           s.subscription_lag_sum);
+  const uint64_t newest = s.watermark.value() > 0 ? s.watermark.value() - 1 : 0;
+  m.Single(
+      "strata_index_streams_lag_positions", "gauge",
+      "$all positions the $ce-/$et- index streams are behind the watermark.",
+      newest > s.index_streams_position.value() ? newest - s.index_streams_position.value() : 0);
+  m.Single("strata_index_streams", "gauge", "$ce-/$et- index streams that have events.",
+           s.index_streams);
+  m.Single("strata_index_streams_failed", "gauge",
+           "1 when the index streams stopped on an error (see the log; a restart resumes).",
+           s.index_streams_failed ? 1 : 0);
+  m.Single("strata_ring_hits_total", "counter", "Reads served from the hot ring.", s.ring_hits);
+  m.Single("strata_ring_misses_total", "counter", "Reads that went past the hot ring.",
+           s.ring_misses);
+  m.Single("strata_ring_bytes", "gauge", "Hot ring arena size.", s.ring_bytes);
+}
+
+// The archivers (per shard) and the cold tier's reads and block cache.
+void ArchiveFamilies(MetricsText& m, const ArchiveStatus& archive) {
+  auto per_archiver = [&](const char* name, const char* type, const char* help, auto get) {
+    m.PerShard(archive.shards, name, type, help, get);
+  };
+  using A = ArchiveShardStatus;
+  per_archiver("strata_archive_backlog_bytes", "gauge",
+               "Bytes of the shard's log not yet archived (RocksDB estimate; includes the open "
+               "segment).",
+               [](const A& a) { return a.backlog_bytes; });
+  per_archiver("strata_archive_backlog_age_seconds", "gauge",
+               "Age of the oldest event not yet archived.",
+               [](const A& a) { return static_cast<double>(a.backlog_age_us) / 1e6; });
+  per_archiver("strata_archive_segments", "gauge", "Segments in the shard's cold manifest.",
+               [](const A& a) { return a.segments; });
+  per_archiver("strata_archive_uploaded_bytes_total", "counter",
+               "Segment bytes uploaded since start.", [](const A& a) { return a.uploaded_bytes; });
+  per_archiver("strata_archive_upload_seconds_total", "counter",
+               "Time spent uploading segments since start (rate = bytes / seconds).",
+               [](const A& a) { return a.upload_seconds; });
+  per_archiver("strata_archive_errors_total", "counter",
+               "Failed archive attempts (each is retried).", [](const A& a) { return a.errors; });
+  per_archiver("strata_archive_archived_upto", "gauge",
+               "Last position of the shard's newest archived segment.",
+               [](const A& a) { return a.archived_upto.value(); });
+  per_archiver("strata_warm_floor", "gauge",
+               "Positions below this are read from the cold tier (local retention).",
+               [](const A& a) { return a.warm_floor.value(); });
+  m.Single("strata_cold_reads_total", "counter", "Records read from the cold tier.",
+           archive.cold_reads);
+  m.Single("strata_cold_cache_hits_total", "counter", "Cold block cache hits.", archive.cache_hits);
+  m.Single("strata_cold_cache_misses_total", "counter", "Cold block cache misses (object reads).",
+           archive.cache_misses);
+  m.Single("strata_cold_cache_bytes", "gauge", "Decompressed blocks held by the cold cache.",
+           archive.cache_bytes);
+}
+
+}  // namespace
+
+std::string PrometheusText(StoreOperations& store) {
+  const StoreStats s = store.Stats();
+  MetricsText m;
+  ShardFamilies(m, s);
+  DiskAndWatermarkFamilies(m, s);
+  AppendFamilies(m, s);
+  ReadFamilies(m, s);
   auto archive = store.Archive();
-  if (archive && archive->enabled) {
-    auto per_archiver = [&](const char* name, const char* type, const char* help, auto get) {
-      family(name, type, help);
-      for (const auto& a : archive->shards) {
-        out += fmt::format("{}{{shard=\"{}\"}} {}\n", name, a.shard, get(a));
-      }
-    };
-    using A = ArchiveShardStatus;
-    per_archiver("strata_archive_backlog_bytes", "gauge",
-                 "Bytes of the shard's log not yet archived (RocksDB estimate; includes the open "
-                 "segment).",
-                 [](const A& a) { return a.backlog_bytes; });
-    per_archiver("strata_archive_backlog_age_seconds", "gauge",
-                 "Age of the oldest event not yet archived.",
-                 [](const A& a) { return static_cast<double>(a.backlog_age_us) / 1e6; });
-    per_archiver("strata_archive_segments", "gauge", "Segments in the shard's cold manifest.",
-                 [](const A& a) { return a.segments; });
-    per_archiver("strata_archive_uploaded_bytes_total", "counter",
-                 "Segment bytes uploaded since start.",
-                 [](const A& a) { return a.uploaded_bytes; });
-    per_archiver("strata_archive_upload_seconds_total", "counter",
-                 "Time spent uploading segments since start (rate = bytes / seconds).",
-                 [](const A& a) { return a.upload_seconds; });
-    per_archiver("strata_archive_errors_total", "counter",
-                 "Failed archive attempts (each is retried).", [](const A& a) { return a.errors; });
-    per_archiver("strata_archive_archived_upto", "gauge",
-                 "Last position of the shard's newest archived segment.",
-                 [](const A& a) { return a.archived_upto.value(); });
-    per_archiver("strata_warm_floor", "gauge",
-                 "Positions below this are read from the cold tier (local retention).",
-                 [](const A& a) { return a.warm_floor.value(); });
-    family("strata_cold_reads_total", "counter", "Records read from the cold tier.");
-    out += fmt::format("strata_cold_reads_total {}\n", archive->cold_reads);
-    family("strata_cold_cache_hits_total", "counter", "Cold block cache hits.");
-    out += fmt::format("strata_cold_cache_hits_total {}\n", archive->cache_hits);
-    family("strata_cold_cache_misses_total", "counter", "Cold block cache misses (object reads).");
-    out += fmt::format("strata_cold_cache_misses_total {}\n", archive->cache_misses);
-    family("strata_cold_cache_bytes", "gauge", "Decompressed blocks held by the cold cache.");
-    out += fmt::format("strata_cold_cache_bytes {}\n", archive->cache_bytes);
-  }
-  return out;
+  if (archive && archive->enabled) ArchiveFamilies(m, *archive);
+  return m.Take();
 }
 
 struct HttpServer::Rep {
@@ -225,8 +265,8 @@ void AddProjectionRoutes(httplib::Server& http, projection::ProjectionRuntime& r
 HttpServer::HttpServer(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 HttpServer::~HttpServer() { Stop(); }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(Store* store, const std::string& host,
-                                                      int port,
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(StoreOperations* store,
+                                                      const std::string& host, int port,
                                                       projection::ProjectionRuntime* projections) {
   auto rep = std::make_unique<Rep>();
   Rep* r = rep.get();

@@ -9,7 +9,7 @@
 
 #include "base/error.h"
 #include "projection/runtime.h"
-#include "storage/store.h"
+#include "storage/operations.h"
 
 namespace strata::server {
 
@@ -17,7 +17,7 @@ class HttpServer {
  public:
   // port 0: any free port.
   static Result<std::unique_ptr<HttpServer>> Start(
-      Store* store, const std::string& host, int port,
+      StoreOperations* store, const std::string& host, int port,
       projection::ProjectionRuntime* projections = nullptr);
   ~HttpServer();
   int port() const;
@@ -31,6 +31,6 @@ class HttpServer {
 };
 
 // The store's figures in Prometheus text exposition format.
-std::string PrometheusText(Store& store);
+std::string PrometheusText(StoreOperations& store);
 
 }  // namespace strata::server

@@ -269,7 +269,7 @@ namespace {
 
 // Walks the records of a manifest snapshot, block by block, in either direction. Forwards, a
 // block that is not cached is fetched with the blocks after it (kReadahead compressed bytes).
-class ColdCursor final : public warm::EventCursor {
+class ColdCursor final : public storage::LogCursor {
  public:
   static constexpr uint64_t kReadahead = 4u << 20;
   ColdCursor(ColdShard* shard, std::shared_ptr<const std::vector<SegmentInfo>> segs)
@@ -403,7 +403,7 @@ class ColdCursor final : public warm::EventCursor {
 
 }  // namespace
 
-std::unique_ptr<warm::EventCursor> ColdShard::NewCursor() {
+std::unique_ptr<storage::LogCursor> ColdShard::NewCursor() {
   return std::make_unique<ColdCursor>(this, segments());
 }
 

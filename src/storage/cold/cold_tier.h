@@ -30,8 +30,8 @@
 #include "base/error.h"
 #include "objstore/object_store.h"
 #include "storage/cold/segment_format.h"
-#include "storage/store.h"
-#include "storage/warm/warm_shard.h"
+#include "storage/cold/segment_info.h"
+#include "storage/log/log_cursor.h"
 
 namespace strata::cold {
 
@@ -115,7 +115,7 @@ class ColdShard {
   // The record at position p, or nullopt when no archived segment holds it.
   Result<std::optional<std::string>> Get(uint64_t p);
   // Archived records in position order (a snapshot of the manifest as of now).
-  std::unique_ptr<warm::EventCursor> NewCursor();
+  std::unique_ptr<storage::LogCursor> NewCursor();
 
   uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
 

@@ -28,7 +28,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "model/types.h"
-#include "storage/options.h"
+#include "storage/hot/hot_options.h"
 
 namespace strata::hot {
 

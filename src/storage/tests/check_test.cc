@@ -57,7 +57,7 @@ class CheckTest : public ::testing::Test {
   // A store with SST files, index runs, index streams and archived segments; closed.
   void SetUp() override {
     options_ = ColdStoreOptions(dir_.path(), "file://" + dir_.path() + "/cold");
-    auto store = Store::Open(options_);
+    auto store = LocalStore::Open(options_);
     ASSERT_TRUE(store) << store.error().ToString();
     events_ = Fill(**store, 40, 4000, 10);  // ~10 MB: several memtable flushes per shard
     ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))));
@@ -107,7 +107,7 @@ TEST_F(CheckTest, AFlippedByteInAnSstFileIsFoundAndItsBlockIsNeverServed) {
   std::printf("%s", r->ToText().c_str());
 
   // Reading through it fails with corruption naming where; it never returns the bytes.
-  auto store = Store::Open(options_);
+  auto store = LocalStore::Open(options_);
   ASSERT_TRUE(store) << store.error().ToString();
   Status scan =
       (*store)->ScanAll(Position(1), Position(UINT64_MAX), [](const RecordView&) { return true; });
@@ -127,7 +127,7 @@ TEST_F(CheckTest, AFlippedByteInAnIndexRunIsFoundAndTheStoreSaysWhichFile) {
   ASSERT_EQ(bad.size(), 1u) << r->ToText();
   EXPECT_EQ(bad[0].shard, 1);
   EXPECT_EQ(bad[0].location, run.string());
-  auto store = Store::Open(options_);
+  auto store = LocalStore::Open(options_);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), ErrorCode::kCorruption);
   EXPECT_NE(store.error().message().find(run.string()), std::string::npos);
@@ -149,7 +149,7 @@ TEST_F(CheckTest, ADamagedStoreDescriptionIsCorruptionNamingItNeverAnException) 
     } else {
       std::ofstream(strata, std::ios::binary | std::ios::trunc) << bytes;
     }
-    auto store = Store::Open(options_);
+    auto store = LocalStore::Open(options_);
     ASSERT_FALSE(store) << what;
     EXPECT_EQ(store.error().code(), ErrorCode::kCorruption)
         << what << ": " << store.error().ToString();
@@ -168,7 +168,7 @@ TEST_F(CheckTest, ADamagedIndexStreamsStateIsFoundAndRebuiltFromAll) {
   auto r = Check();
   ASSERT_TRUE(r);
   EXPECT_EQ(ProblemsOf(*r, "index-streams-state").size(), 1u) << r->ToText();
-  auto store = Store::Open(options_);
+  auto store = LocalStore::Open(options_);
   ASSERT_TRUE(store) << store.error().ToString();
   // Rebuilt: every event of the streams s-… is in $ce-s again.
   uint64_t seen = 0;

@@ -62,7 +62,7 @@ TEST(ColdArchiver, MemoryStaysBoundedWhileArchivingA2GiBBacklog) {
   const uint64_t backlog = 2ull << 30;
   {
     o.cold.archive = false;
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     std::string payload(1000, 'x');
     std::mt19937 rng(3);
@@ -89,7 +89,7 @@ TEST(ColdArchiver, MemoryStaysBoundedWhileArchivingA2GiBBacklog) {
   uint64_t baseline = 0;
   {
     RssSampler sampler;
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     uint64_t n = 0;
     ASSERT_TRUE((*store)
@@ -107,7 +107,7 @@ TEST(ColdArchiver, MemoryStaysBoundedWhileArchivingA2GiBBacklog) {
   {
     RssSampler sampler;
     o.cold.archive = true;
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::minutes(10))).has_value());
     archiving = sampler.Stop();
@@ -139,7 +139,7 @@ TEST(ColdArchiverS3, SurvivesRadosgwStoppedAndRestarted) {
   auto o = ColdStoreOptions(dir.path(), target.url);
   o.cold.s3.retry_deadline = std::chrono::milliseconds(500);
   o.segment_max_age = std::chrono::milliseconds(50);
-  auto store = Store::Open(o);
+  auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   uint64_t n = Fill(**store, 4, 20, 10, "before");
   ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))).has_value());

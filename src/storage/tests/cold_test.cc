@@ -19,8 +19,8 @@
 
 #include "objstore/object_store.h"
 #include "storage/cold/cold_tier.h"
+#include "storage/local_store.h"
 #include "storage/snapshot.h"
-#include "storage/store.h"
 #include "storage/tests/cold_test_util.h"
 #include "storage/tests/test_util.h"
 
@@ -130,7 +130,7 @@ TEST_P(ColdTierTest, ReadsAreIdenticalAcrossHotWarmAndCold) {
   std::vector<RecordedEvent> hot_all;
   uint64_t n = 0;
   {  // Hot: read straight after appending, from the ring.
-    auto store = Store::Open(ColdStoreOptions(dir_.path(), target_.url));
+    auto store = LocalStore::Open(ColdStoreOptions(dir_.path(), target_.url));
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     n = Fill(**store, 5, 60, 20);
     for (int s = 0; s < 5; ++s)
@@ -143,7 +143,7 @@ TEST_P(ColdTierTest, ReadsAreIdenticalAcrossHotWarmAndCold) {
   {  // Warm: a reopened store has an empty ring; nothing is archived or dropped yet.
     auto o = ColdStoreOptions(dir_.path(), target_.url);
     o.cold.archive = false;
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     for (auto& [name, events] : hot)
       ExpectSameEvents(events, ReadStreamAll(**store, name), "warm " + name);
@@ -154,7 +154,7 @@ TEST_P(ColdTierTest, ReadsAreIdenticalAcrossHotWarmAndCold) {
      // warm, so add a second round of segments to push the first out.
     auto o = ColdStoreOptions(dir_.path(), target_.url);
     o.cold.local_retention = std::chrono::seconds(0);
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))).has_value());
     Fill(**store, 5, 10, 5, "later");
@@ -165,7 +165,7 @@ TEST_P(ColdTierTest, ReadsAreIdenticalAcrossHotWarmAndCold) {
   {
     auto o = ColdStoreOptions(dir_.path(), target_.url);
     o.cold.archive = false;
-    auto store = Store::Open(o);  // the ring is empty again: older positions are cold only
+    auto store = LocalStore::Open(o);  // the ring is empty again: older positions are cold only
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     for (auto& [name, events] : hot)
       ExpectSameEvents(events, ReadStreamAll(**store, name), "cold " + name);
@@ -213,7 +213,7 @@ TEST_P(ColdTierTest, ReadsAreIdenticalAcrossHotWarmAndCold) {
 TEST_P(ColdTierTest, SnapshotThenRestoreHasEveryArchivedEvent) {
   std::vector<RecordedEvent> before;
   {
-    auto store = Store::Open(ColdStoreOptions(dir_.path(), target_.url));
+    auto store = LocalStore::Open(ColdStoreOptions(dir_.path(), target_.url));
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     Fill(**store, 7, 40, 10);
     auto snap = (*store)->Snapshot(nullptr);
@@ -244,7 +244,7 @@ TEST_P(ColdTierTest, SnapshotThenRestoreHasEveryArchivedEvent) {
   o.data_dir = ro.data_dir;
   o.cold.archive = false;
   o.create_if_missing = false;
-  auto store = Store::Open(o);
+  auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   ExpectSameEvents(before, ReadAllEvents(**store), "restored $all");
   // The restored store takes appends after every restored position, with streams' revisions
@@ -262,7 +262,7 @@ TEST_P(ColdTierTest, SnapshotThenRestoreHasEveryArchivedEvent) {
 TEST_P(ColdTierTest, RestoreFromSegmentsOnlyWhenThereIsNoSnapshot) {
   std::vector<RecordedEvent> before;
   {
-    auto store = Store::Open(ColdStoreOptions(dir_.path(), target_.url));
+    auto store = LocalStore::Open(ColdStoreOptions(dir_.path(), target_.url));
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     Fill(**store, 3, 30, 10);
     ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))).has_value());
@@ -278,7 +278,7 @@ TEST_P(ColdTierTest, RestoreFromSegmentsOnlyWhenThereIsNoSnapshot) {
   auto o = ColdStoreOptions(dir_.path(), target_.url);
   o.data_dir = ro.data_dir;
   o.cold.archive = false;
-  auto store = Store::Open(o);
+  auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   ExpectSameEvents(before, ReadAllEvents(**store), "restored from segments");
   for (int s = 0; s < 3; ++s)
@@ -316,7 +316,7 @@ TEST(ColdArchiver, RetriesFailuresWithoutLosingOrDuplicatingSegments) {
         return op == "put" && key.starts_with("manifest/") && ++calls % 5 == 0;
       });
   auto o = FaultyOptions(dir.path(), f);
-  auto store = Store::Open(o);
+  auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   uint64_t n = 0;
   for (int round = 0; round < 6; ++round) {
@@ -344,7 +344,7 @@ TEST(ColdArchiver, CrashBetweenUploadAndManifestLeavesNoDanglingOrDoubleEntry) {
       return op == "put" && key.starts_with("manifest/");
     });
     auto o = FaultyOptions(dir.path(), f);
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     n += Fill(**store, 4, 30, 10);
     auto st = (*store)->ArchiveAll(DeadlineIn(std::chrono::milliseconds(1500)));
@@ -362,7 +362,7 @@ TEST(ColdArchiver, CrashBetweenUploadAndManifestLeavesNoDanglingOrDoubleEntry) {
   EXPECT_TRUE(entries->empty());
   {
     auto o = FaultyOptions(dir.path(), f);
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     n += Fill(**store, 4, 10, 10, "after");
     ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))).has_value());
@@ -378,12 +378,12 @@ TEST(ColdArchiver, AppendsContinueWhileTheObjectStoreIsDown) {
   f->SetFaults([](std::string_view, std::string_view) { return true; });  // all down
   auto o = FaultyOptions(dir.path(), f);
   o.segment_max_age = std::chrono::milliseconds(20);  // many sealed segments pile up
-  auto opened = Store::Open(o);
+  auto opened = LocalStore::Open(o);
   // Opening needs the store (layout and manifests): down at open is a clear error.
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(opened.error().code(), ErrorCode::kUnavailable);
   f->SetFaults(nullptr);
-  auto store = Store::Open(o);
+  auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   f->SetFaults([](std::string_view, std::string_view) { return true; });
   uint64_t n = 0;
@@ -410,7 +410,7 @@ TEST(ColdSnapshot, AnInterruptedSnapshotIsResumed) {
   TempDir dir;
   auto f = MakeFaulty(dir.path());
   auto o = FaultyOptions(dir.path(), f);
-  auto store = Store::Open(o);
+  auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   Fill(**store, 4, 40, 10);
   std::atomic<int> uploads{0};
@@ -435,11 +435,11 @@ TEST(ColdSnapshot, AnInterruptedSnapshotIsResumed) {
 TEST(ColdTier, AStoreRefusesAColdTierOfAnotherLayout) {
   TempDir dir;
   auto o = ColdStoreOptions(dir.path(), "file://" + dir.path() + "/cold");
-  ASSERT_TRUE(Store::Open(o).has_value());
+  ASSERT_TRUE(LocalStore::Open(o).has_value());
   auto other = ColdStoreOptions(dir.path() + "/x", "file://" + dir.path() + "/cold");
   other.data_dir = dir.path() + "/other";
   other.shards = 3;
-  auto s = Store::Open(other);
+  auto s = LocalStore::Open(other);
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code(), ErrorCode::kInvalidConfig);
   EXPECT_NE(s.error().message().find("give each store its own"), std::string::npos);
@@ -451,7 +451,7 @@ TEST(ColdTier, AStoreRefusesAnotherStoresColdTierAndNeedsItsOwnToReadArchivedEve
   {
     auto o = ColdStoreOptions(dir.path(), url);
     o.cold.local_retention = std::chrono::seconds(0);
-    auto store = Store::Open(o);
+    auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     Fill(**store, 4, 20, 10);
     ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))).has_value());
@@ -462,7 +462,7 @@ TEST(ColdTier, AStoreRefusesAnotherStoresColdTierAndNeedsItsOwnToReadArchivedEve
   // Another (new, same layout) store on the same URL: refused, with what to do.
   auto other = ColdStoreOptions(dir.path(), url);
   other.data_dir = dir.path() + "/other";
-  auto s = Store::Open(other);
+  auto s = LocalStore::Open(other);
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code(), ErrorCode::kInvalidConfig);
   EXPECT_NE(s.error().message().find("belongs to another store"), std::string::npos)
@@ -470,13 +470,13 @@ TEST(ColdTier, AStoreRefusesAnotherStoresColdTierAndNeedsItsOwnToReadArchivedEve
   EXPECT_NE(s.error().message().find("strata restore --from"), std::string::npos);
   // The first store without its cold tier: its archived events would be unreadable; refused.
   auto bare = ColdStoreOptions(dir.path(), "");
-  auto b = Store::Open(bare);
+  auto b = LocalStore::Open(bare);
   ASSERT_FALSE(b.has_value());
   EXPECT_EQ(b.error().code(), ErrorCode::kInvalidConfig);
   EXPECT_NE(b.error().message().find("--cold"), std::string::npos) << b.error().message();
   // ... and with an empty URL instead of its own: refused too.
   auto wrong = ColdStoreOptions(dir.path(), "file://" + dir.path() + "/elsewhere");
-  auto w = Store::Open(wrong);
+  auto w = LocalStore::Open(wrong);
   ASSERT_FALSE(w.has_value());
   EXPECT_NE(w.error().message().find("holds no store"), std::string::npos) << w.error().message();
 }
@@ -485,7 +485,7 @@ TEST(ColdSnapshot, ADamagedSnapshotDescriptionIsRefusedAndWritesNothingOutsideTh
   TempDir dir;
   const std::string url = "file://" + dir.path() + "/cold";
   {
-    auto store = Store::Open(ColdStoreOptions(dir.path(), url));
+    auto store = LocalStore::Open(ColdStoreOptions(dir.path(), url));
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     Fill(**store, 2, 10, 10);
     ASSERT_TRUE((*store)->Snapshot(nullptr).has_value());

@@ -12,7 +12,7 @@
 
 #include "objstore/object_store.h"
 #include "storage/cold/cold_tier.h"
-#include "storage/store.h"
+#include "storage/local_store.h"
 #include "storage/tests/test_util.h"
 
 namespace strata::coldtest {
@@ -57,7 +57,7 @@ inline StoreOptions ColdStoreOptions(const std::string& dir, const std::string& 
 }
 
 // Appends `batches` appends of `per` events over `streams` streams; returns the count.
-inline uint64_t Fill(Store& store, int streams, int batches, int per,
+inline uint64_t Fill(LocalStore& store, int streams, int batches, int per,
                      const std::string& prefix = "s") {
   uint64_t n = 0;
   for (int b = 0; b < batches; ++b) {
@@ -75,7 +75,7 @@ inline uint64_t Fill(Store& store, int streams, int batches, int per,
   return n;
 }
 
-inline std::vector<RecordedEvent> ReadAllEvents(Store& store,
+inline std::vector<RecordedEvent> ReadAllEvents(LocalStore& store,
                                                 Direction dir = Direction::kForwards) {
   std::vector<RecordedEvent> out;
   ReadAllRequest req;
@@ -92,7 +92,7 @@ inline std::vector<RecordedEvent> ReadAllEvents(Store& store,
   return out;
 }
 
-inline std::vector<RecordedEvent> ReadStreamAll(Store& store, const std::string& stream) {
+inline std::vector<RecordedEvent> ReadStreamAll(LocalStore& store, const std::string& stream) {
   ReadStreamRequest req;
   req.stream = stream;
   req.max_count = 1'000'000;
@@ -146,7 +146,7 @@ inline void ExpectManifestCovers(objstore::ObjectStore& os, uint32_t shards,
 }
 
 // Waits until every shard's warm floor is past 1 (retention ran), or fails.
-inline void WaitForRetention(Store& store) {
+inline void WaitForRetention(LocalStore& store) {
   for (int i = 0; i < 500; ++i) {
     auto a = store.Archive();
     ASSERT_TRUE(a.has_value());

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "model/stream_name.h"
-#include "storage/store.h"
+#include "storage/local_store.h"
 #include "storage/tests/test_util.h"
 
 namespace strata {
@@ -22,7 +22,7 @@ using testing::TempDir;
 // The rule, written out independently of the indexer: user streams only (not '$'), the
 // category is the part before the first '-' when there is one after the first character,
 // event types that do not start with '$', no tombstones.
-std::map<std::string, std::vector<uint64_t>> ExpectedFromAll(Store& store) {
+std::map<std::string, std::vector<uint64_t>> ExpectedFromAll(LocalStore& store) {
   std::map<std::string, std::vector<uint64_t>> out;
   auto st = store.ScanAll(Position(1), store.Watermark(), [&](const RecordView& v) {
     if (v.header.kind != RecordKind::kEvent || v.stream.starts_with("$")) return true;
@@ -38,7 +38,7 @@ std::map<std::string, std::vector<uint64_t>> ExpectedFromAll(Store& store) {
   return out;
 }
 
-void WaitIndexed(Store& store) {
+void WaitIndexed(LocalStore& store) {
   const uint64_t target = store.Watermark().value() - 1;
   for (int i = 0; i < 3000 && store.Stats().index_streams_position.value() < target; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -48,7 +48,8 @@ void WaitIndexed(Store& store) {
 
 // Reads the whole index stream in pages, forwards and backwards, and checks it against the
 // positions of a scan.
-void ExpectStream(Store& store, const std::string& name, const std::vector<uint64_t>& positions) {
+void ExpectStream(LocalStore& store, const std::string& name,
+                  const std::vector<uint64_t>& positions) {
   SCOPED_TRACE(name);
   std::vector<RecordedEvent> fwd;
   ReadStreamRequest r;
@@ -92,7 +93,7 @@ void ExpectStream(Store& store, const std::string& name, const std::vector<uint6
 class IndexStreamsTest : public ::testing::Test {
  protected:
   void Open() {
-    auto s = Store::Open(SmallOptions(dir_.path()));
+    auto s = LocalStore::Open(SmallOptions(dir_.path()));
     ASSERT_TRUE(s) << s.error().ToString();
     store_ = std::move(*s);
   }
@@ -118,7 +119,7 @@ class IndexStreamsTest : public ::testing::Test {
     for (auto& t : ts) t.join();
   }
   TempDir dir_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<LocalStore> store_;
 };
 
 TEST_F(IndexStreamsTest, CategoryAndTypeStreamsMatchAScanOfAll) {

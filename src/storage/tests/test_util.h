@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "storage/store.h"
+#include "storage/local_store.h"
 
 namespace strata::testing {
 

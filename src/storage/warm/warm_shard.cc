@@ -61,7 +61,7 @@ class SharedRocks : public SharedResources {
 
 // Remembers where it was, so that a read that meets a damaged block can say which positions
 // it could not read.
-class RocksCursor : public EventCursor {
+class RocksCursor : public storage::LogCursor {
  public:
   RocksCursor(std::unique_ptr<rocksdb::Iterator> it, const std::string& dir)
       : it_(std::move(it)), dir_(dir) {}
@@ -154,35 +154,36 @@ WarmShard::WarmShard(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 WarmShard::~WarmShard() = default;
 
 Result<std::unique_ptr<WarmShard>> WarmShard::Open(const std::string& dir,
-                                                   const StoreOptions& options,
+                                                   const WarmOptions& options,
+                                                   bool create_if_missing,
                                                    std::shared_ptr<SharedResources> shared) {
-  return OpenImpl(dir, options, std::move(shared), /*read_only=*/false);
+  return OpenImpl(dir, options, create_if_missing, std::move(shared), /*read_only=*/false);
 }
 
 Result<std::unique_ptr<WarmShard>> WarmShard::OpenReadOnly(
-    const std::string& dir, const StoreOptions& options, std::shared_ptr<SharedResources> shared) {
-  return OpenImpl(dir, options, std::move(shared), /*read_only=*/true);
+    const std::string& dir, const WarmOptions& options, std::shared_ptr<SharedResources> shared) {
+  return OpenImpl(dir, options, /*create=*/false, std::move(shared), /*read_only=*/true);
 }
 
-Result<std::unique_ptr<WarmShard>> WarmShard::OpenImpl(const std::string& dir,
-                                                       const StoreOptions& options,
-                                                       std::shared_ptr<SharedResources> shared,
-                                                       bool read_only) {
-  auto* res = static_cast<SharedRocks*>(shared.get());
-  // Background flushes and compactions yield to the writer threads (latency over throughput).
+namespace {
+
+// Background flushes and compactions yield to the writer threads (latency over throughput).
+void LowerBackgroundPriority() {
   static std::once_flag lowered;
   std::call_once(lowered, [] {
     rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
     rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH);
     rocksdb::Env::Default()->LowerThreadPoolIOPriority(rocksdb::Env::Priority::LOW);
   });
-  const WarmOptions& w = options.warm;
+}
+
+rocksdb::DBOptions MakeDbOptions(const WarmOptions& w, const SharedRocks& res, bool create) {
   rocksdb::DBOptions db;
-  db.create_if_missing = options.create_if_missing && !read_only;
+  db.create_if_missing = create;
   db.create_missing_column_families = true;
   db.paranoid_checks = true;
   db.max_background_jobs = w.max_background_jobs;
-  db.write_buffer_manager = res->wbm;
+  db.write_buffer_manager = res.wbm;
   db.bytes_per_sync = 1 << 20;
   db.wal_bytes_per_sync = 0;
   db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
@@ -195,46 +196,65 @@ Result<std::unique_ptr<WarmShard>> WarmShard::OpenImpl(const std::string& dir,
   db.max_total_wal_size = 512ull << 20;
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db.keep_log_file_num = 4;
+  return db;
+}
 
-  auto base_cf = [&](size_t write_buffer) {
-    rocksdb::ColumnFamilyOptions cf;
-    cf.write_buffer_size = write_buffer;
-    cf.max_write_buffer_number = w.max_write_buffer_number;
-    cf.compaction_style = rocksdb::kCompactionStyleLevel;
-    cf.level_compaction_dynamic_level_bytes = true;
-    // zstd where data settles (the bottommost level); no compression above it, so memtable
-    // flushes and upper-level compactions cost little CPU on the append path's cores.
-    cf.compression = rocksdb::kNoCompression;
-    cf.bottommost_compression = rocksdb::kZSTD;
-    cf.bottommost_compression_opts.level = w.zstd_level;
-    cf.bottommost_compression_opts.enabled = true;
-    return cf;
-  };
-  auto table = [&](bool bloom) {
-    rocksdb::BlockBasedTableOptions t;
-    t.block_cache = res->cache;
-    t.block_size = 16 << 10;
-    if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    t.cache_index_and_filter_blocks = true;
-    t.pin_l0_filter_and_index_blocks_in_cache = true;
-    return rocksdb::NewBlockBasedTableFactory(t);
-  };
+rocksdb::ColumnFamilyOptions BaseCfOptions(const WarmOptions& w, size_t write_buffer) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = write_buffer;
+  cf.max_write_buffer_number = w.max_write_buffer_number;
+  cf.compaction_style = rocksdb::kCompactionStyleLevel;
+  cf.level_compaction_dynamic_level_bytes = true;
+  // zstd where data settles (the bottommost level); no compression above it, so memtable
+  // flushes and upper-level compactions cost little CPU on the append path's cores.
+  cf.compression = rocksdb::kNoCompression;
+  cf.bottommost_compression = rocksdb::kZSTD;
+  cf.bottommost_compression_opts.level = w.zstd_level;
+  cf.bottommost_compression_opts.enabled = true;
+  return cf;
+}
+
+rocksdb::TableFactory* NewTableFactory(const SharedRocks& res, bool bloom) {
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = res.cache;
+  t.block_size = 16 << 10;
+  if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  return rocksdb::NewBlockBasedTableFactory(t);
+}
+
+// One descriptor per column family, in Cf order.
+std::vector<rocksdb::ColumnFamilyDescriptor> CfDescriptors(const WarmOptions& w,
+                                                           const SharedRocks& res) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (int i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions cf =
+        BaseCfOptions(w, i == kEvents ? w.write_buffer_size : w.index_write_buffer_size);
+    if (i == kDefault || i == kTime) cf.write_buffer_size = 4 << 20;
+    cf.table_factory.reset(NewTableFactory(res, i == kHeads));
+    if (i == kHeads) cf.memtable_whole_key_filtering = true;
+    descs.emplace_back(kCfNames[i], cf);
+  }
+  return descs;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WarmShard>> WarmShard::OpenImpl(const std::string& dir,
+                                                       const WarmOptions& options, bool create,
+                                                       std::shared_ptr<SharedResources> shared,
+                                                       bool read_only) {
+  const auto& res = *static_cast<SharedRocks*>(shared.get());
+  LowerBackgroundPriority();
+  rocksdb::DBOptions db = MakeDbOptions(options, res, create && !read_only);
 
   auto rep = std::make_unique<Rep>();
   rep->dir = dir;
   rep->shared = shared;
   rep->statistics = db.statistics;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (int i = 0; i < kCfCount; ++i) {
-    rocksdb::ColumnFamilyOptions cf =
-        base_cf(i == kEvents ? w.write_buffer_size : w.index_write_buffer_size);
-    if (i == kDefault || i == kTime) cf.write_buffer_size = 4 << 20;
-    cf.table_factory.reset(table(i == kHeads));
-    if (i == kHeads) cf.memtable_whole_key_filtering = true;
-    descs.emplace_back(kCfNames[i], cf);
-  }
-
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs = CfDescriptors(options, res);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (read_only) {
@@ -353,7 +373,7 @@ Status WarmShard::Checkpoint(const std::string& dir) {
   return OkStatus();
 }
 
-std::unique_ptr<EventCursor> WarmShard::NewCursor(bool fill_cache) {
+std::unique_ptr<storage::LogCursor> WarmShard::NewCursor(bool fill_cache) {
   rocksdb::ReadOptions ro;
   ro.fill_cache = fill_cache;
   ro.readahead_size = 2 << 20;

@@ -22,7 +22,8 @@
 #include "base/error.h"
 #include "base/uuid.h"
 #include "model/types.h"
-#include "storage/options.h"
+#include "storage/log/log_cursor.h"
+#include "storage/warm/warm_options.h"
 
 namespace strata::warm {
 
@@ -49,20 +50,6 @@ class IndexBatch {
   std::unique_ptr<Rep> rep_;
 };
 
-// Iterates the events column family in position order.
-class EventCursor {
- public:
-  virtual ~EventCursor() = default;
-  virtual void Seek(Position p) = 0;         // first record at or after p
-  virtual void SeekForPrev(Position p) = 0;  // last record at or before p
-  virtual bool Valid() const = 0;
-  virtual void Next() = 0;
-  virtual void Prev() = 0;
-  virtual Position position() const = 0;
-  virtual std::string_view record() const = 0;  // valid until the cursor moves
-  virtual Status status() const = 0;
-};
-
 struct WarmStats {
   uint64_t estimated_events = 0;
   uint64_t estimated_streams = 0;  // keys in `heads` (streams and metadata streams)
@@ -85,13 +72,13 @@ struct WarmFileCheck {
 
 class WarmShard {
  public:
-  static Result<std::unique_ptr<WarmShard>> Open(const std::string& dir,
-                                                 const StoreOptions& options,
+  static Result<std::unique_ptr<WarmShard>> Open(const std::string& dir, const WarmOptions& options,
+                                                 bool create_if_missing,
                                                  std::shared_ptr<SharedResources> shared);
   // Without writing anything (no recovery writes, no compactions): for strata check of a store
   // no process has open. Only reads are valid.
   static Result<std::unique_ptr<WarmShard>> OpenReadOnly(const std::string& dir,
-                                                         const StoreOptions& options,
+                                                         const WarmOptions& options,
                                                          std::shared_ptr<SharedResources> shared);
   ~WarmShard();
 
@@ -109,7 +96,7 @@ class WarmShard {
   Status GetRecordsIfPresent(const std::vector<Position>& positions, std::vector<std::string>* out,
                              std::vector<bool>* found);
   // fill_cache = false for bulk scans (archiving) that should not evict the block cache.
-  std::unique_ptr<EventCursor> NewCursor(bool fill_cache = true);
+  std::unique_ptr<storage::LogCursor> NewCursor(bool fill_cache = true);
   // Last position in the log, or nullopt when empty.
   Result<std::optional<Position>> LastPosition();
 
@@ -139,7 +126,7 @@ class WarmShard {
  private:
   struct Rep;
   static Result<std::unique_ptr<WarmShard>> OpenImpl(const std::string& dir,
-                                                     const StoreOptions& options,
+                                                     const WarmOptions& options, bool create,
                                                      std::shared_ptr<SharedResources> shared,
                                                      bool read_only);
   explicit WarmShard(std::unique_ptr<Rep> rep);

@@ -20,12 +20,15 @@
 #include <string>
 #include <thread>
 
+#include "base/clock.h"
+#include "base/retry.h"
 #include "objstore/object_store.h"
+#include "storage/cold/cold_options.h"
 #include "storage/cold/cold_tier.h"
-#include "storage/shard.h"
-#include "storage/store.h"
+#include "storage/cold/segment_info.h"
+#include "storage/log/shard_log.h"
 
-namespace strata::storage {
+namespace strata::cold {
 
 // Bounds how many archivers export (read + compress) at once: their CPU budget.
 class ExportSlots {
@@ -57,8 +60,11 @@ class ExportSlots {
 
 class Archiver {
  public:
-  Archiver(Shard* shard, cold::ColdShard* cold, objstore::ObjectStore* store,
-           const StoreOptions& options, std::string outbox_dir, ExportSlots* slots);
+  // `sync_before_export`: the warm tier may hold records not yet durable (durability=async);
+  // they are synced before a segment of them is exported.
+  Archiver(storage::ShardLog* shard, ColdShard* cold, objstore::ObjectStore* store,
+           const ColdOptions& options, Clock* clock, bool sync_before_export,
+           std::string outbox_dir, ExportSlots* slots);
   ~Archiver();
   Archiver(const Archiver&) = delete;
   Archiver& operator=(const Archiver&) = delete;
@@ -86,10 +92,12 @@ class Archiver {
   Status CheckSameSegment(std::string_view entry_json, const SegmentInfo& mine);
   Status ApplyRetention();
 
-  Shard* const shard_;
-  cold::ColdShard* const cold_;
+  storage::ShardLog* const shard_;
+  ColdShard* const cold_;
   objstore::ObjectStore* const store_;
-  const StoreOptions options_;
+  const ColdOptions options_;
+  Clock* const clock_;
+  const bool sync_before_export_;
   const std::string outbox_;
   ExportSlots* const slots_;
   std::optional<Exported> pending_;     // loop thread only
@@ -107,4 +115,4 @@ class Archiver {
   std::thread thread_;
 };
 
-}  // namespace strata::storage
+}  // namespace strata::cold

@@ -1,11 +1,18 @@
 // Latency samples and their percentiles, for benchmarks. Not thread-safe: one per thread, merged.
+// Also the benchmarks' clock and the seconds since a time point.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
-namespace strata::cli {
+namespace strata::bench {
+
+using Clock = std::chrono::steady_clock;
+inline double Secs(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 class Latencies {
  public:
@@ -27,4 +34,4 @@ class Latencies {
   std::vector<int64_t> samples_;
 };
 
-}  // namespace strata::cli
+}  // namespace strata::bench

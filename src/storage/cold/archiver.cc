@@ -1,4 +1,4 @@
-#include "storage/archiver.h"
+#include "storage/cold/archiver.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -6,18 +6,22 @@
 
 #include <filesystem>
 
+#include "base/retry.h"
 #include "model/record.h"
 
-namespace strata::storage {
+namespace strata::cold {
 
 namespace fs = std::filesystem;
 
-Archiver::Archiver(Shard* shard, cold::ColdShard* cold, objstore::ObjectStore* store,
-                   const StoreOptions& options, std::string outbox_dir, ExportSlots* slots)
+Archiver::Archiver(storage::ShardLog* shard, ColdShard* cold, objstore::ObjectStore* store,
+                   const ColdOptions& options, Clock* clock, bool sync_before_export,
+                   std::string outbox_dir, ExportSlots* slots)
     : shard_(shard),
       cold_(cold),
       store_(store),
       options_(options),
+      clock_(clock),
+      sync_before_export_(sync_before_export),
       outbox_(std::move(outbox_dir)),
       slots_(slots) {}
 
@@ -52,8 +56,7 @@ void Archiver::Wake() {
 void Archiver::Loop() {
   // Archiving is background work: appends and reads have the CPU first.
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 5);
-  auto backoff = options_.cold.retry_min;
-  uint64_t failures_in_a_row = 0;
+  Backoff backoff({.min = options_.retry_min, .max = options_.retry_max});
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -62,7 +65,8 @@ void Archiver::Loop() {
     auto done = ArchiveNext();
     std::chrono::milliseconds wait(200);
     if (!done) {
-      ++failures_in_a_row;
+      wait = backoff.Next();
+      const uint32_t failures_in_a_row = backoff.failures();
       {
         std::lock_guard lock(mu_);
         ++errors_;
@@ -71,23 +75,20 @@ void Archiver::Loop() {
       // Log the first failure and then every 10th, so an outage does not flood the log.
       if (failures_in_a_row == 1 || failures_in_a_row % 10 == 0) {
         spdlog::warn("shard {}: archiving to {} failed ({} attempts so far; retrying in {} ms): {}",
-                     shard_->id().value(), store_->url(), failures_in_a_row, backoff.count(),
+                     shard_->shard_index(), store_->url(), failures_in_a_row, wait.count(),
                      done.error().ToString());
       }
-      wait = backoff;
-      backoff = std::min(backoff * 2, options_.cold.retry_max);
     } else {
-      if (failures_in_a_row > 0) {
+      if (backoff.failures() > 0) {
         spdlog::info("shard {}: archiving to {} works again after {} failed attempts",
-                     shard_->id().value(), store_->url(), failures_in_a_row);
+                     shard_->shard_index(), store_->url(), backoff.failures());
         std::lock_guard lock(mu_);
         last_error_.clear();
       }
-      failures_in_a_row = 0;
-      backoff = options_.cold.retry_min;
+      backoff.Reset();
       auto retained = ApplyRetention();
       if (!retained) {
-        spdlog::warn("shard {}: local retention failed (will retry): {}", shard_->id().value(),
+        spdlog::warn("shard {}: local retention failed (will retry): {}", shard_->shard_index(),
                      retained.error().ToString());
       }
       if (*done) continue;  // more may be sealed already
@@ -119,8 +120,7 @@ Result<bool> Archiver::ArchiveNext() {
     auto body = objstore::FileSource::Open(pending_->path);
     if (!body) return body.error();
     const auto started = std::chrono::steady_clock::now();
-    STRATA_TRY(
-        objstore::Upload(*store_, pending_->info.key, **body, options_.cold.upload_part_bytes));
+    STRATA_TRY(objstore::Upload(*store_, pending_->info.key, **body, options_.upload_part_bytes));
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
   STRATA_TRY(Commit(*pending_));
@@ -134,7 +134,7 @@ Result<bool> Archiver::ArchiveNext() {
   std::error_code ec;
   fs::remove(pending_->path, ec);
   spdlog::debug("shard {}: archived segment {:016x} (positions {}..{}, {} events, {} bytes)",
-                shard_->id().value(), pending_->info.segment_id,
+                shard_->shard_index(), pending_->info.segment_id,
                 pending_->info.first_position.value(), pending_->info.last_position.value(),
                 pending_->info.events, pending_->info.bytes);
   pending_.reset();
@@ -147,7 +147,7 @@ Result<std::optional<Archiver::Exported>> Archiver::ExportNext() {
   // The sealed sequence before the iterator: every record of a sealed segment was written before
   // the seal was published, so an iterator created after reading it sees all of them.
   const uint64_t sealed = shard_->sealed_segment_seq();
-  auto cursor = shard_->warm().NewCursor(/*fill_cache=*/false);  // a bulk read: keep the cache
+  auto cursor = shard_->NewWarmScan();  // a bulk read: keep the cache
   cursor->Seek(Position(next));
   if (!cursor->Valid()) {
     STRATA_TRY(cursor->status());
@@ -159,23 +159,23 @@ Result<std::optional<Archiver::Exported>> Archiver::ExportNext() {
   if ((segment & ((1ull << 48) - 1)) > sealed) {
     return std::optional<Exported>();  // the next segment is still open
   }
-  if (options_.durability == Durability::kAsync) {
+  if (sync_before_export_) {
     // Never archive what the local WAL could still lose (everything this iterator sees is in
     // it): a power loss would roll the stream heads back, and the cold tier would hold events
     // the store no longer has.
-    STRATA_TRY(shard_->warm().SyncWal());
+    STRATA_TRY(shard_->SyncWarm());
   }
   Exported e;
   e.path = (fs::path(outbox_) / (std::to_string(segment) + ".seg")).string();
   auto writer =
-      cold::SegmentWriter::Create(e.path, SegmentId(segment), 64 << 10, options_.cold.zstd_level);
+      cold::SegmentWriter::Create(e.path, SegmentId(segment), 64 << 10, options_.zstd_level);
   if (!writer) return writer.error();
   int64_t max_recorded = 0;
   for (; cursor->Valid(); cursor->Next()) {
     auto v = DecodeRecord(cursor->record());
     if (!v) {
       return Error(ErrorCode::kCorruption,
-                   "shard " + std::to_string(shard_->id().value()) + " position " +
+                   "shard " + std::to_string(shard_->shard_index()) + " position " +
                        std::to_string(cursor->position().value()) + ": " + v.error().message());
     }
     if (v->header.segment_id.value() != segment) break;
@@ -188,7 +188,7 @@ Result<std::optional<Archiver::Exported>> Archiver::ExportNext() {
   std::error_code ec;
   const uint64_t size = fs::file_size(e.path, ec);
   if (ec) return Error(ErrorCode::kIoError, "stat " + e.path + ": " + ec.message());
-  e.info.shard = shard_->id().value();
+  e.info.shard = shard_->shard_index();
   e.info.segment_id = segment;
   e.info.first_position = Position(footer->first_position);
   e.info.last_position = Position(footer->last_position);
@@ -238,12 +238,12 @@ Status Archiver::ApplyRetention() {
   if (segs->size() < 2) return OkStatus();
   const uint64_t floor = shard_->warm_floor();
   const uint64_t indexed = shard_->indexed_upto();
-  const int64_t now = options_.clock->NowMicros();
+  const int64_t now = clock_->NowMicros();
   const int64_t max_age_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(options_.cold.local_retention).count();
-  const uint64_t byte_limit = options_.cold.local_retention_bytes;
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.local_retention).count();
+  const uint64_t byte_limit = options_.local_retention_bytes;
   uint64_t warm_bytes =
-      byte_limit ? shard_->warm().ApproximateBytes(Position(floor), shard_->last_position()) : 0;
+      byte_limit ? shard_->WarmBytes(Position(floor), shard_->last_position()) : 0;
   uint64_t new_floor = floor;
   // Never the newest archived segment: the warm tier keeps the shard's last position.
   for (size_t i = 0; i + 1 < segs->size(); ++i) {
@@ -254,13 +254,13 @@ Status Archiver::ApplyRetention() {
     const bool over = byte_limit && warm_bytes > byte_limit;
     if (!old && !over) break;
     if (over) {
-      const uint64_t b = shard_->warm().ApproximateBytes(s.first_position, s.last_position);
+      const uint64_t b = shard_->WarmBytes(s.first_position, s.last_position);
       warm_bytes = warm_bytes > b ? warm_bytes - b : 0;
     }
     new_floor = s.last_position.value() + 1;
   }
   if (new_floor == floor) return OkStatus();
-  spdlog::debug("shard {}: positions below {} now read from the cold tier", shard_->id().value(),
+  spdlog::debug("shard {}: positions below {} now read from the cold tier", shard_->shard_index(),
                 new_floor);
   return shard_->DropWarmBelow(new_floor);
 }
@@ -275,7 +275,7 @@ Status Archiver::WaitArchived(uint64_t position, Deadline deadline) {
       last = cold_->last();
       if (last && last->last_position.value() >= position) return OkStatus();
       return Error(ErrorCode::kDeadlineExceeded,
-                   "shard " + std::to_string(shard_->id().value()) +
+                   "shard " + std::to_string(shard_->shard_index()) +
                        " has not archived up to position " + std::to_string(position) + " yet" +
                        (last_error_.empty() ? "" : " (last error: " + last_error_ + ")"));
     }
@@ -284,21 +284,19 @@ Status Archiver::WaitArchived(uint64_t position, Deadline deadline) {
 
 ArchiveShardStatus Archiver::GetStatus() {
   ArchiveShardStatus s;
-  s.shard = shard_->id().value();
+  s.shard = shard_->shard_index();
   auto segs = cold_->segments();
   s.segments = segs->size();
   s.archived_upto = segs->empty() ? Position(0) : segs->back().last_position;
   s.warm_floor = Position(shard_->warm_floor());
   const Position last = shard_->last_position();
   if (last.value() > s.archived_upto.value()) {
-    s.backlog_bytes = shard_->warm().ApproximateBytes(Position(s.archived_upto.value() + 1), last);
-    auto cursor = shard_->warm().NewCursor(/*fill_cache=*/false);
+    s.backlog_bytes = shard_->WarmBytes(Position(s.archived_upto.value() + 1), last);
+    auto cursor = shard_->NewWarmScan();
     cursor->Seek(Position(s.archived_upto.value() + 1));
     if (cursor->Valid()) {
       auto v = DecodeRecord(cursor->record());
-      if (v)
-        s.backlog_age_us =
-            std::max<int64_t>(0, options_.clock->NowMicros() - v->header.recorded_ts);
+      if (v) s.backlog_age_us = std::max<int64_t>(0, clock_->NowMicros() - v->header.recorded_ts);
     }
   }
   std::lock_guard lock(mu_);
@@ -310,4 +308,4 @@ ArchiveShardStatus Archiver::GetStatus() {
   return s;
 }
 
-}  // namespace strata::storage
+}  // namespace strata::cold
