@@ -23,10 +23,10 @@ ingest() {  # binary -> events/s
 }
 cpu_per_event() {  # binary -> µs of CPU (user+sys, whole process) per event at RATE
   rm -rf "$DIR/d"
-  local t
-  t=$( { /usr/bin/time -f "%U %S" "$1" bench ingest --data "$DIR/d" --duration "$DUR" --warmup 0 \
-        --rate "$RATE" --json > "$DIR/out" 2> /dev/null; } 2>&1 | tail -1)
-  local events
+  /usr/bin/time -o "$DIR/time" -f "%U %S" "$1" bench ingest --data "$DIR/d" --duration "$DUR" \
+    --warmup 0 --rate "$RATE" --json > "$DIR/out" 2> /dev/null
+  local t events
+  t=$(tail -1 "$DIR/time")
   events=$(field events < "$DIR/out")
   echo "$t $events" | awk '{printf "%.2f\n", ($1 + $2) * 1e6 / $3}'
 }
@@ -46,7 +46,7 @@ grpc() {  # binary -> events/s over gRPC (server and load generator on this mach
   wait $pid || true
 }
 
-for what in ingest cpu_per_event grpc; do
+for what in ${WHAT:-ingest cpu_per_event grpc}; do
   : > "$DIR/a.$what"
   : > "$DIR/b.$what"
   for i in $(seq "$ROUNDS"); do
