@@ -76,20 +76,6 @@ struct ArchiveStatus {
   uint64_t cache_hits = 0, cache_misses = 0, cache_bytes = 0;
 };
 
-struct SnapshotProgress {
-  std::string phase;  // "checkpoint", "upload", "done"
-  uint64_t bytes_done = 0, bytes_total = 0;
-  uint32_t files_done = 0, files_total = 0;
-};
-
-struct SnapshotInfo {
-  std::string id;  // e.g. 20261123T161000Z
-  uint64_t bytes = 0;
-  uint32_t files = 0;
-  uint32_t reused_files = 0;  // already uploaded by an interrupted run with the same id
-  double seconds = 0;
-};
-
 class StoreOperations {
  public:
   virtual ~StoreOperations() = default;

@@ -126,7 +126,7 @@ class Shard final : public ShardLog {
   std::unique_ptr<storage::LogCursor> NewLogCursor();
   // A consistent copy of the shard in `dir` (created): db/ (a RocksDB checkpoint) and index/
   // (hard links to the index runs that checkpoint names).
-  Status Checkpoint(const std::string& dir);
+  Status Checkpoint(const std::string& dir) override;
   // A broken invariant or damaged data seen by the indexer: the shard refuses writes until a
   // restart (reads go on).
   bool failed() const { return failed_.load(std::memory_order_acquire); }

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json_fwd.hpp>
 #include <regex>
 #include <set>
 #include <thread>
@@ -93,13 +92,6 @@ class StoreImpl : public LocalStore {
   void RecordColdUrl();
   Status CheckColdIdentity(uint64_t floor);
   void StartArchivers();
-  // Snapshot's steps (snapshot.cc).
-  Result<std::optional<std::pair<std::string, nlohmann::json>>> StagedSnapshot(
-      const std::filesystem::path& staging);
-  Result<nlohmann::json> StageSnapshot(const std::filesystem::path& dir, const std::string& id);
-  Status UploadSnapshot(const nlohmann::json& desc, const std::filesystem::path& dir,
-                        const std::string& prefix, SnapshotProgress& p,
-                        const std::function<void(const char*)>& report, SnapshotInfo& info);
   Shard& ShardFor(std::string_view stream);
   Status ValidateAppend(const AppendRequest& r) const;
   void AsyncSyncLoop();

@@ -1,6 +1,7 @@
 // The cold tier's reports: SegmentInfo, one archived segment as its manifest entry describes it
-// (what StoreOperations::ListSegments reports), and ArchiveShardStatus, one shard's archiver
-// (a part of StoreOperations::Archive; storage/operations.h).
+// (what StoreOperations::ListSegments reports), ArchiveShardStatus, one shard's archiver (a part
+// of StoreOperations::Archive), and a snapshot's progress and result (StoreOperations::Snapshot;
+// storage/operations.h).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,20 @@ struct ArchiveShardStatus {
   double upload_seconds = 0;       // spent uploading, since open
   uint64_t errors = 0;             // failed attempts, since open
   std::string last_error;          // of the last failed attempt, if it was not followed by success
+};
+
+struct SnapshotProgress {
+  std::string phase;  // "checkpoint", "upload", "done"
+  uint64_t bytes_done = 0, bytes_total = 0;
+  uint32_t files_done = 0, files_total = 0;
+};
+
+struct SnapshotInfo {
+  std::string id;  // e.g. 20261123T161000Z
+  uint64_t bytes = 0;
+  uint32_t files = 0;
+  uint32_t reused_files = 0;  // already uploaded by an interrupted run with the same id
+  double seconds = 0;
 };
 
 }  // namespace strata

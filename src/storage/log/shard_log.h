@@ -1,11 +1,13 @@
 // ShardLog: one shard's log as the tiers above the warm one see it — its positions and sealed
-// segments, its warm records, and the local-retention floor — without the shard itself. The
-// cold tier's archiver works on this seam (storage/cold/archiver.h); Shard implements it.
+// segments, its warm records, the local-retention floor and checkpoints — without the shard
+// itself. The cold tier's archiver and snapshots work on this seam (storage/cold/archiver.h,
+// storage/cold/snapshots.h); Shard implements it.
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "base/error.h"
 #include "model/types.h"
@@ -33,6 +35,9 @@ class ShardLog {
   virtual uint64_t WarmBytes(Position from, Position to) = 0;
   // Retention: drops the warm copy of every position below `floor` (archived ones only).
   virtual Status DropWarmBelow(uint64_t floor) = 0;
+  // A consistent copy of the shard in `dir` (created): db/ (a RocksDB checkpoint) and index/
+  // (hard links to the index runs that checkpoint names). For snapshots.
+  virtual Status Checkpoint(const std::string& dir) = 0;
 };
 
 }  // namespace strata::storage
