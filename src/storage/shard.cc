@@ -1,4 +1,5 @@
-// Shard: queue, writer thread and group commit. The indexer is in shard_index.cc, reads in
+// Shard: queue, writer thread and group commit. The indexer is ShardIndexer
+// (shard_indexer.cc); recovery, sealing and the warm floor are in shard_log.cc, reads in
 // shard_read.cc.
 #include "storage/shard.h"
 
@@ -68,9 +69,7 @@ Shard::Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::Warm
     : id_(id),
       options_(options),
       warm_(std::move(warm)),
-      runs_(std::move(index_dir), options.clock,
-            std::chrono::duration_cast<std::chrono::microseconds>(options.idempotency_window)
-                .count()),
+      indexer_(id, options_, warm_.get(), std::move(index_dir), disk, this),
       disk_(disk) {}
 
 Shard::~Shard() { Stop(); }
@@ -78,10 +77,8 @@ Shard::~Shard() { Stop(); }
 void Shard::Start(hot::Ring* ring) {
   ring_ = ring;
   started_ = true;
-  last_flush_ = std::chrono::steady_clock::now();
   writer_ = std::thread([this] { WriterLoop(); });
-  indexer_ = std::thread([this] { IndexerLoop(); });
-  merger_ = std::thread([this] { MergerLoop(); });
+  indexer_.Start();
 }
 
 void Shard::Stop() {
@@ -93,19 +90,7 @@ void Shard::Stop() {
   queue_cv_.notify_all();
   queue_space_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
-  {
-    std::lock_guard lock(index_mu_);
-    index_stopping_ = true;
-  }
-  index_cv_.notify_all();
-  index_space_cv_.notify_all();
-  if (indexer_.joinable()) indexer_.join();
-  {
-    std::lock_guard lock(merge_mu_);
-    merge_stopping_ = true;
-  }
-  merge_cv_.notify_all();
-  if (merger_.joinable()) merger_.join();
+  indexer_.Stop();
   started_ = false;
 }
 
@@ -277,47 +262,13 @@ Result<Shard::HeadEntry*> Shard::LoadHead(std::string_view stream) {
   return raw;
 }
 
-void Shard::RequestSeal() {
-  seal_requested_.store(true, std::memory_order_release);
-  { std::lock_guard lock(queue_mu_); }
-  queue_cv_.notify_all();
-}
-
-void Shard::SealIfIdle() {
-  const bool requested = seal_requested_.exchange(false, std::memory_order_acq_rel);
-  if (segment_started_us_ == 0) return;  // no open segment
-  if (requested ||
-      options_.clock->NowMicros() - segment_started_us_ > options_.segment_max_age.count()) {
-    // Every record of the open segment is written (groups complete before the next starts);
-    // the next group starts a new segment.
-    sealed_seq_.store(segment_seq_, std::memory_order_release);
-    segment_started_us_ = 0;
-  }
-}
-
-uint64_t Shard::NextSegmentId(int64_t now_us, size_t bytes) {
-  if (segment_started_us_ == 0 || now_us - segment_started_us_ > options_.segment_max_age.count() ||
-      (segment_bytes_ > 0 && segment_bytes_ + bytes > options_.segment_max_bytes) ||
-      seal_requested_.exchange(false, std::memory_order_acq_rel)) {
-    // The groups of the current segment are all written: it is sealed.
-    if (segment_seq_ > sealed_seq_.load(std::memory_order_relaxed)) {
-      sealed_seq_.store(segment_seq_, std::memory_order_release);
-    }
-    ++segment_seq_;
-    segment_started_us_ = now_us;
-    segment_bytes_ = 0;
-  }
-  segment_bytes_ += bytes;
-  return (static_cast<uint64_t>(id_.value()) << 48) | segment_seq_;
-}
-
 Result<std::vector<Shard::TailEntry>> Shard::LoadEntries(HeadEntry& h, uint64_t from,
                                                          uint64_t count) {
   std::vector<TailEntry> out;
   uint64_t tail_front = h.tail_begin < h.tail.size() ? h.tail[h.tail_begin].revision : UINT64_MAX;
   if (from < tail_front) {
     uint64_t warm_count = std::min(count, tail_front - from);
-    auto idx = runs_.FindStream(h.planned.number.value(), from, from + warm_count - 1);
+    auto idx = indexer_.runs().FindStream(h.planned.number.value(), from, from + warm_count - 1);
     std::vector<Position> positions;
     for (auto& [rev, pos] : idx) positions.push_back(Position(pos));
     std::vector<std::string> records;
@@ -452,7 +403,7 @@ bool Shard::CheckDuplicatesById(HeadEntry& h, const AppendRequest& req, int64_t 
       continue;
     }
     if (!s.HasEvents()) continue;
-    auto d = runs_.FindDedupe(s.number.value(), e.event_id);
+    auto d = indexer_.runs().FindDedupe(s.number.value(), e.event_id);
     if (d && now - d->recorded_ts <= window) {
       found.push_back({d->revision, d->position, e.event_id, d->recorded_ts});
     }
@@ -605,7 +556,7 @@ void Shard::EvictHeads() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_eviction_ < std::chrono::seconds(1)) return;  // a sweep is O(heads)
   last_eviction_ = now;
-  const uint64_t indexed = indexed_upto_.load(std::memory_order_acquire);
+  const uint64_t indexed = indexer_.indexed_upto();
   const size_t target = options_.max_cached_streams - options_.max_cached_streams / 10;
   std::unique_lock lock(state_mu_);
   for (auto it = heads_.begin(); it != heads_.end() && heads_.size() > target;) {
@@ -619,31 +570,19 @@ void Shard::EvictHeads() {
   }
 }
 
-void Shard::WaitForIndexer() {
-  // Back-pressure from the indexer: bounded memory for records not yet read by it, and for the
-  // tail of events not yet in an index run (trimmed here, by the writer, as runs are flushed).
-  while (true) {
-    {
-      std::unique_lock lock(state_mu_);
-      TrimTails(indexed_upto_.load(std::memory_order_acquire));
-    }
-    std::unique_lock lock(index_mu_);
-    if (index_stopping_ || failed() || blocked_.load(std::memory_order_acquire) ||
-        (unindexed_bytes_ < options_.max_unindexed_bytes &&
-         tail_fifo_.size() < options_.max_unindexed_events)) {
-      return;  // on failure the group is refused after this
-    }
-    {
-      std::lock_guard queue_lock(queue_mu_);
-      if (stopping_) return;
-    }
-    index_space_cv_.wait_for(lock, std::chrono::milliseconds(10));
-  }
+void Shard::TrimIndexedTails() {
+  std::unique_lock lock(state_mu_);
+  TrimTails(indexer_.indexed_upto());
+}
+
+bool Shard::Stopping() {
+  std::lock_guard queue_lock(queue_mu_);
+  return stopping_;
 }
 
 void Shard::ProcessGroup(std::vector<ShardOp>& ops) {
   const int64_t wait_start = MonotonicNanos();
-  WaitForIndexer();
+  indexer_.WaitForSpace();
   if (auto e = WriteError()) return FailAll(ops, *e);
   EvictHeads();
   if (MonotonicNanos() - wait_start > 20'000'000) {
@@ -782,7 +721,7 @@ void Shard::CommitHeads(std::vector<Plan>& plans, int64_t now) {
       p.meta_target->changed_at = h->changed_at;
     }
   }
-  TrimTails(indexed_upto_.load(std::memory_order_acquire));
+  TrimTails(indexer_.indexed_upto());
 }
 
 void Shard::PublishGroup(const hot::Ring::Claimed& claim,
@@ -799,17 +738,8 @@ void Shard::PublishGroup(const hot::Ring::Claimed& claim,
 
 void Shard::HandOffToIndexer(uint64_t last) {
   // The buffer moves; the next group allocates anew.
-  bool wake;
-  {
-    std::lock_guard lock(index_mu_);
-    unindexed_bytes_ += group_buffer_.size();
-    index_queue_.push_back(IndexWork{std::move(group_buffer_), last});
-    // The indexer polls every few ms; wake it early only for a large backlog. Fewer context
-    // switches on 2 cores, larger batches for it.
-    wake = unindexed_bytes_ >= (4u << 20);
-  }
+  indexer_.Hand(IndexWork{std::move(group_buffer_), last});
   group_buffer_ = std::string();
-  if (wake) index_cv_.notify_one();
 }
 
 void Shard::CompleteGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans) {

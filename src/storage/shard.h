@@ -1,19 +1,20 @@
-// Shard: one writer thread, one indexer thread and one RocksDB instance (WarmShard), owning the
-// partitions that map to it.
+// Shard: one writer thread, one RocksDB instance (WarmShard) and one ShardIndexer (the indexer
+// and merger threads, shard_indexer.h), owning the partitions that map to it.
 //
-// Writer thread (owns: heads' planned state, the stream-number counter, the segment counter):
-// drains the bounded queue, checks each append against the in-memory stream heads (loaded from
-// the warm tier on a miss) and the idempotency indexes, claims a range of positions from the
-// Ring, writes the group's records as one batch with one fsync (group commit), then makes the
-// new heads and tail entries visible (under state_mu_), publishes the records into the ring,
-// marks them durable and completes every append of the group (after releasing state_mu_).
+// Writer thread (owns: heads' planned state, the stream-number counter, the segment counter,
+// the tails' order): drains the bounded queue, checks each append against the in-memory stream
+// heads (loaded from the warm tier on a miss) and the idempotency indexes, claims a range of
+// positions from the Ring, writes the group's records as one batch with one fsync (group
+// commit), then makes the new heads and tail entries visible (under state_mu_), publishes the
+// records into the ring, marks them durable, hands the records to the indexer (Hand) and
+// completes every append of the group (after releasing state_mu_). Before each group it waits
+// for the indexer (WaitForSpace) while too much is unindexed.
 //
-// Indexer thread: derives the stream index, dedupe index, heads and time index from the records
-// the writer hands it (or, on recovery, from the log), off the append path. It collects entries
-// in memory and flushes them as sorted index runs (index_runs.h) every index_flush_events
-// events or index_flush_interval, persisting heads, the run manifest and its checkpoint in one
-// synced RocksDB batch. Until an event is in a flushed run, readers and the writer find it in
-// the head's in-memory tail. Merger thread: merges runs in the background.
+// Until an event is in a flushed index run (indexer_.indexed_upto()), readers and the writer
+// find it in the head's in-memory tail; the writer trims the tails as that advances. The
+// indexer talks back only through ShardIndexer::Owner, which Shard implements privately: it
+// blocks and unblocks writes on a failing disk, and its wait reads the writer's tails, blocked
+// state and stopping flag.
 //
 // Readers (any thread) take state_mu_ shared. Done for durability: see Store.
 #pragma once
@@ -37,6 +38,7 @@
 #include "storage/index_runs.h"
 #include "storage/log/shard_log.h"
 #include "storage/operations.h"
+#include "storage/shard_indexer.h"
 #include "storage/store.h"
 #include "storage/stream_head.h"
 #include "storage/warm/warm_shard.h"
@@ -51,23 +53,13 @@ struct ShardOp {
   size_t bytes = 0;
 };
 
-// Heterogeneous lookup by string_view.
-struct NameHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-struct NameEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-};
-
 // The revisions [*lo, *hi] that `req` reads from a stream whose visible revisions are
 // [first_visible, last]; sets out->last_revision, end_of_stream and next. False when the read
 // returns no event (out->end_of_stream is set). Shared by stream and index-stream reads.
 bool PlanRevisions(const ReadStreamRequest& req, uint64_t first_visible, uint64_t last,
                    ReadStreamResult* out, uint64_t* lo, uint64_t* hi);
 
-class Shard final : public ShardLog {
+class Shard final : public ShardLog, private ShardIndexer::Owner {
  public:
   // `disk` (owned by the store, may be null) refuses appends on a full disk.
   Shard(ShardId id, const StoreOptions& options, std::unique_ptr<warm::WarmShard> warm,
@@ -82,7 +74,7 @@ class Shard final : public ShardLog {
   Position last_position() const override {
     return Position(last_position_.load(std::memory_order_acquire));
   }
-  // Starts the writer and indexer threads, publishing into `ring`.
+  // Starts the writer, indexer and merger threads, publishing into `ring`.
   void Start(hot::Ring* ring);
   // Completes every queued op, then stops the threads. Idempotent.
   void Stop();
@@ -94,7 +86,7 @@ class Shard final : public ShardLog {
   // The committed head of a stream, or nullopt if the store has never seen it.
   Result<std::optional<StreamHead>> GetHead(std::string_view stream);
   warm::WarmShard& warm() { return *warm_; }
-  const IndexRuns& runs() const { return runs_; }
+  const IndexRuns& runs() const { return indexer_.runs(); }
   ShardId id() const { return id_; }
   ShardStats Stats();
 
@@ -107,7 +99,7 @@ class Shard final : public ShardLog {
   }
   void RequestSeal();
   // Every position up to this is in a persisted index run (retention may drop it).
-  uint64_t indexed_upto() const override { return indexed_upto_.load(std::memory_order_acquire); }
+  uint64_t indexed_upto() const override { return indexer_.indexed_upto(); }
   // Reads of positions below the warm floor go to `cold`. Before Start.
   void AttachCold(cold::ColdShard* cold) { cold_ = cold; }
   cold::ColdShard* cold() const { return cold_; }
@@ -126,10 +118,10 @@ class Shard final : public ShardLog {
   std::unique_ptr<storage::LogCursor> NewLogCursor();
   // A consistent copy of the shard in `dir` (created): db/ (a RocksDB checkpoint) and index/
   // (hard links to the index runs that checkpoint names).
-  Status Checkpoint(const std::string& dir) override;
+  Status Checkpoint(const std::string& dir) override { return indexer_.Checkpoint(dir); }
   // A broken invariant or damaged data seen by the indexer: the shard refuses writes until a
   // restart (reads go on).
-  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  bool failed() const { return indexer_.failed(); }
   // Why appends are refused now, if they are: a write or index flush that failed on a full or
   // failing disk (the shard retries and resumes on its own: docs/durability.md), or failed().
   std::optional<Error> WriteError() const;
@@ -157,10 +149,6 @@ class Shard final : public ShardLog {
     const TailEntry* FindInTail(const Uuid& id);
   };
   struct Plan;  // one op's outcome within a group
-  struct IndexWork {
-    std::string records;  // concatenated encoded records
-    uint64_t last_position = 0;
-  };
 
   // Writer thread.
   void WriterLoop();
@@ -190,7 +178,7 @@ class Shard final : public ShardLog {
   void PublishGroup(const hot::Ring::Claimed& claim,
                     const std::vector<std::pair<Position, std::string_view>>& records, int64_t now,
                     uint32_t total_events, uint64_t last);
-  // Moves group_buffer_ (the group's records, up to position `last`) to the indexer queue.
+  // Moves group_buffer_ (the group's records, up to position `last`) to the indexer's queue.
   void HandOffToIndexer(uint64_t last);
   // Completes every op by its plan: deferred to the next group, decided, or appended.
   void CompleteGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans);
@@ -225,14 +213,13 @@ class Shard final : public ShardLog {
   void Unblock(Blocker who);
   void TryResume();  // writer thread, while blocked by kWriter
 
-  // Indexer thread and recovery.
-  void IndexerLoop();
-  // Adds the records' index entries to the pending run and the dirty heads/time blocks.
-  Status IndexRecords(const std::vector<std::string_view>& buffers);
-  // Writes the pending entries as runs and persists heads, manifest and checkpoint.
-  Status Flush();
-  void MergerLoop();
-  void WaitForIndexer();  // writer: bounded unindexed tail
+  // ShardIndexer::Owner (shard_indexer.h): what the indexer may ask of the shard.
+  void BlockWrites(const Error& e) override { Block(Blocker::kIndexer, e); }
+  void UnblockWrites() override { Unblock(Blocker::kIndexer); }
+  void TrimIndexedTails() override;
+  size_t UnindexedEvents() const override { return tail_fifo_.size(); }
+  bool WritesBlocked() const override { return blocked_.load(std::memory_order_acquire); }
+  bool Stopping() override;
 
   // Readers (ReadStream's steps).
   // The committed head and a copy of its unindexed tail (under state_mu_ shared), else the
@@ -272,41 +259,17 @@ class Shard final : public ShardLog {
   std::string group_buffer_;                             // writer only, reused
   std::chrono::steady_clock::time_point last_eviction_;  // writer only
 
-  // Indexer hand-off.
-  std::mutex index_mu_;
-  std::condition_variable index_cv_;
-  std::condition_variable index_space_cv_;
-  std::deque<IndexWork> index_queue_;  // GUARDED_BY(index_mu_)
-  size_t unindexed_bytes_ = 0;         // GUARDED_BY(index_mu_)
-  bool index_stopping_ = false;        // GUARDED_BY(index_mu_)
-  std::unordered_map<std::string, StreamHead, NameHash, NameEq> index_heads_;  // indexer only
-  uint64_t index_next_stream_number_ = 1;                                      // indexer only
-  uint64_t index_segment_seq_ = 0;  // indexer only: highest segment seen
-  // Indexer only: what the next flush writes.
-  std::vector<StreamIndexEntry> pending_streams_;
-  std::vector<DedupeIndexEntry> pending_dedupe_;
-  std::vector<std::string_view> dirty_heads_;                               // keys of index_heads_
-  std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> dirty_blocks_;  // block -> min/max
-  uint64_t pending_last_position_ = 0;
-  uint64_t pending_events_ = 0;
-  std::chrono::steady_clock::time_point last_flush_;
-
-  IndexRuns runs_;
-  std::thread merger_;
-  std::mutex merge_mu_;
-  std::condition_variable merge_cv_;
-  bool merge_stopping_ = false;  // GUARDED_BY(merge_mu_)
+  // The indexer and merger threads, the hand-off to them, the index runs. After warm_ and
+  // options_, which it uses; destroyed before them.
+  ShardIndexer indexer_;
 
   std::atomic<uint64_t> last_position_{0};
-  std::atomic<uint64_t> indexed_upto_{0};
-  std::atomic<bool> failed_{false};
   DiskGuard* const disk_;
   mutable std::mutex block_mu_;
   std::optional<Error> writer_error_;                                      // GUARDED_BY(block_mu_)
   std::optional<Error> indexer_error_;                                     // GUARDED_BY(block_mu_)
   std::atomic<bool> blocked_{false};                                       // either is set
   std::chrono::steady_clock::time_point blocked_since_, last_resume_try_;  // writer only
-  std::chrono::steady_clock::time_point flush_retry_at_;                   // indexer only
   std::atomic<uint64_t> sealed_seq_{0};
   std::atomic<bool> seal_requested_{false};
   std::atomic<uint64_t> warm_floor_{0};
@@ -314,7 +277,6 @@ class Shard final : public ShardLog {
   std::atomic<uint64_t> groups_{0}, fsyncs_{0}, appends_{0}, queue_depth_{0};
 
   std::thread writer_;
-  std::thread indexer_;
   bool started_ = false;
 };
 

@@ -124,7 +124,7 @@ Status Shard::StreamPositions(const std::string& stream, const StreamHead& head,
   const uint64_t tail_front = tail.empty() ? UINT64_MAX : tail.front().revision;
   if (lo < tail_front) {
     uint64_t warm_hi = std::min(hi, tail_front - 1);
-    auto idx = runs_.FindStream(head.number.value(), lo, warm_hi);
+    auto idx = indexer_.runs().FindStream(head.number.value(), lo, warm_hi);
     if (idx.size() != warm_hi - lo + 1) {
       return Error(ErrorCode::kCorruption, "the stream index of '" + stream +
                                                "' is missing revisions in " + std::to_string(lo) +
@@ -175,9 +175,9 @@ ShardStats Shard::Stats() {
   s.memtable_bytes = w.memtable_bytes;
   s.write_stopped = w.write_stopped;
   s.streams = w.estimated_streams;
-  s.index_runs = runs_.run_count();
-  s.index_entries = runs_.entry_count(RunKind::kStream);
-  const uint64_t indexed = indexed_upto_.load(std::memory_order_acquire);
+  s.index_runs = indexer_.runs().run_count();
+  s.index_entries = indexer_.runs().entry_count(RunKind::kStream);
+  const uint64_t indexed = indexer_.indexed_upto();
   s.last_position = last_position();
   s.indexed_upto = Position(indexed);
   {

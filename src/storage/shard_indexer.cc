@@ -1,6 +1,8 @@
-// Shard: the indexer thread, the run merger and recovery. Recovery and the live path derive the
-// indexes from records with the same function (IndexRecords), so what recovery rebuilds is
-// exactly what the live path would have written.
+// ShardIndexer: the hand-off from the writer, the indexer thread, the run merger and recovery's
+// replay. Recovery and the live path derive the indexes from records with the same function
+// (IndexRecords), so what recovery rebuilds is exactly what the live path would have written.
+#include "storage/shard_indexer.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -9,14 +11,12 @@
 
 #include "base/coding.h"
 #include "model/stream_name.h"
-#include "storage/shard.h"
 
 namespace strata::storage {
 namespace {
 constexpr std::string_view kCheckpointKey = "indexer.checkpoint";
 constexpr std::string_view kNextStreamKey = "indexer.next_stream_number";
 constexpr std::string_view kSegmentKey = "indexer.segment_seq";
-constexpr std::string_view kWarmFloorKey = "cold.warm_floor";
 constexpr std::string_view kManifestKey = "index.manifest";
 constexpr int kTimeBlockShift = 12;  // 4096 positions per time block (docs/warm-layout.md)
 
@@ -27,7 +27,71 @@ std::string Fixed64(uint64_t v) {
 }
 }  // namespace
 
-Status Shard::IndexRecords(const std::vector<std::string_view>& buffers) {
+ShardIndexer::ShardIndexer(ShardId id, const StoreOptions& options, warm::WarmShard* warm,
+                           std::string index_dir, DiskGuard* disk, Owner* owner)
+    : id_(id),
+      options_(options),
+      warm_(warm),
+      disk_(disk),
+      owner_(owner),
+      runs_(std::move(index_dir), options.clock,
+            std::chrono::duration_cast<std::chrono::microseconds>(options.idempotency_window)
+                .count()) {}
+
+ShardIndexer::~ShardIndexer() { Stop(); }
+
+void ShardIndexer::Start() {
+  last_flush_ = std::chrono::steady_clock::now();
+  thread_ = std::thread([this] { IndexerLoop(); });
+  merger_ = std::thread([this] { MergerLoop(); });
+}
+
+void ShardIndexer::Stop() {
+  {
+    std::lock_guard lock(index_mu_);
+    index_stopping_ = true;
+  }
+  index_cv_.notify_all();
+  index_space_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(merge_mu_);
+    merge_stopping_ = true;
+  }
+  merge_cv_.notify_all();
+  if (merger_.joinable()) merger_.join();
+}
+
+void ShardIndexer::Hand(IndexWork&& work) {
+  bool wake;
+  {
+    std::lock_guard lock(index_mu_);
+    unindexed_bytes_ += work.records.size();
+    index_queue_.push_back(std::move(work));
+    // The indexer polls every few ms; wake it early only for a large backlog. Fewer context
+    // switches on 2 cores, larger batches for it.
+    wake = unindexed_bytes_ >= (4u << 20);
+  }
+  if (wake) index_cv_.notify_one();
+}
+
+void ShardIndexer::WaitForSpace() {
+  // Back-pressure from the indexer: bounded memory for records not yet read by it, and for the
+  // tail of events not yet in an index run (trimmed here, by the writer, as runs are flushed).
+  while (true) {
+    owner_->TrimIndexedTails();
+    std::unique_lock lock(index_mu_);
+    if (index_stopping_ || failed() || owner_->WritesBlocked() ||
+        (unindexed_bytes_ < options_.max_unindexed_bytes &&
+         owner_->UnindexedEvents() < options_.max_unindexed_events)) {
+      return;  // on failure the group is refused after this
+    }
+    if (owner_->Stopping()) return;
+    index_space_cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+}
+
+Status ShardIndexer::IndexRecords(const std::vector<std::string_view>& buffers) {
   auto head_of = [&](std::string_view name) -> Result<std::pair<std::string_view, StreamHead*>> {
     auto it = index_heads_.find(name);
     if (it == index_heads_.end()) {
@@ -102,7 +166,7 @@ Status Shard::IndexRecords(const std::vector<std::string_view>& buffers) {
   return OkStatus();
 }
 
-Status Shard::Flush() {
+Status ShardIndexer::Flush() {
   if (pending_events_ == 0) return OkStatus();
   auto written = runs_.WriteRuns(pending_streams_, pending_dedupe_);
   if (!written) return written.error();
@@ -137,7 +201,7 @@ Status Shard::Flush() {
   return OkStatus();
 }
 
-void Shard::IndexerLoop() {
+void ShardIndexer::IndexerLoop() {
   std::vector<IndexWork> works;
   bool indexer_blocked = false;
   auto fail = [&](const Error& e) {
@@ -180,7 +244,7 @@ void Shard::IndexerLoop() {
         if (code == ErrorCode::kDiskFull || code == ErrorCode::kIoError) {
           // A full (or failing) disk: the entries stay in memory and the flush is retried;
           // appends are refused meanwhile, so memory stays bounded.
-          Block(Blocker::kIndexer, st.error());
+          owner_->BlockWrites(st.error());
           indexer_blocked = true;
           flush_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
           if (stopping) break;  // the log is intact; recovery re-indexes after the checkpoint
@@ -189,14 +253,14 @@ void Shard::IndexerLoop() {
         }
       } else if (indexer_blocked) {
         indexer_blocked = false;
-        Unblock(Blocker::kIndexer);
+        owner_->UnblockWrites();
       }
     }
     if (stopping && works.empty()) break;
   }
 }
 
-void Shard::MergerLoop() {
+void ShardIndexer::MergerLoop() {
   // Merging is background work: let the writers and the indexer have the CPU first.
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   auto persist = [this](const std::string& manifest) {
@@ -225,7 +289,7 @@ void Shard::MergerLoop() {
   }
 }
 
-Status Shard::Recover() {
+Result<ShardIndexer::Recovered> ShardIndexer::Recover() {
   auto manifest = warm_->GetMeta(kManifestKey);
   if (!manifest) return manifest.error();
   STRATA_TRY(runs_.Load(manifest->value_or("")));
@@ -279,34 +343,11 @@ Status Shard::Recover() {
     spdlog::info("shard {}: re-indexed {} events after checkpoint {}", id_.value(), replayed,
                  checkpoint);
   }
-  // The segment counter continues after the last segment seen (a restart seals the open one).
-  segment_seq_ = index_segment_seq_;
-  sealed_seq_.store(segment_seq_, std::memory_order_release);
-  auto floor = warm_->GetMeta(kWarmFloorKey);
-  if (!floor) return floor.error();
-  if (*floor && (*floor)->size() == 8) warm_floor_.store(GetLittle64((*floor)->data()));
-  next_stream_number_ = index_next_stream_number_;
-  last_position_.store(last_pos, std::memory_order_release);
   indexed_upto_.store(last_pos, std::memory_order_release);
-  return OkStatus();
+  return Recovered{last_pos, index_next_stream_number_, index_segment_seq_};
 }
 
-Status Shard::DropWarmBelow(uint64_t floor) {
-  if (floor <= warm_floor()) return OkStatus();
-  // Only indexed positions: recovery re-indexes from the log after the indexer checkpoint.
-  STRATA_CHECK(floor <= indexed_upto() + 1, "retention past the indexer checkpoint");
-  // Publish the floor before the records go: a reader that takes an iterator and then reads
-  // the floor (NewLogCursor) gets either the records or a floor above them. Point reads that
-  // miss fall back to the cold tier (FetchRecords).
-  const uint64_t old_floor = warm_floor_.exchange(floor, std::memory_order_acq_rel);
-  auto st = warm_->DropRecords(Position(old_floor), Position(floor), kWarmFloorKey, Fixed64(floor));
-  // If the batch failed nothing was dropped: the next attempt starts from the old floor again
-  // (readers that took the new one read archived positions from the cold tier meanwhile).
-  if (!st) warm_floor_.store(old_floor, std::memory_order_release);
-  return st;
-}
-
-Status Shard::Checkpoint(const std::string& dir) {
+Status ShardIndexer::Checkpoint(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "index", ec);
