@@ -13,13 +13,14 @@ for a in "$@"; do
     *) limit="$a" ;;
   esac
 done
-if ! command -v ctags > /dev/null; then
-  echo "function-lengths: ctags (universal-ctags) is not installed; run scripts/setup.sh" >&2
+CTAGS=$(command -v ctags-universal || command -v ctags || true)
+if [ -z "$CTAGS" ] || ! "$CTAGS" --version 2> /dev/null | grep -q 'Universal Ctags'; then
+  echo "function-lengths: Universal Ctags is not installed; run scripts/setup.sh" >&2
   exit 2
 fi
 files=$(git ls-files --cached --others --exclude-standard 'src/*.cc' 'src/*.h' | grep -v '/tests/' || true)
 # name, file, start, end for every function definition.
-ctags --c++-kinds=f --fields=+ne --output-format=u-ctags -o - $files 2> /dev/null |
+"$CTAGS" --c++-kinds=f --fields=+ne --output-format=u-ctags -o - $files 2> /dev/null |
   awk -F'\t' -v limit="$limit" '{
     start = ""; end = ""; scope = "";
     for (i = 4; i <= NF; i++) {

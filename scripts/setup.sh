@@ -11,6 +11,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libcpp-httplib-dev
   clang-format
+  # scripts/function-lengths.sh (run by check-layout.sh): Universal Ctags gives every function's
+  # first and last line.
+  universal-ctags
   # The cold tier (src/objstore): S3 over libcurl's SigV4 signing, S3's XML answers with pugixml.
   libcurl4-openssl-dev libpugixml-dev
   # A real S3 server for the object-store contract tests: Ceph's radosgw on one monitor and one
