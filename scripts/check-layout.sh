@@ -8,9 +8,18 @@ cd "$(dirname "$0")/.."
 fail=0
 
 # may_include DIR ALLOWED...: every `#include "X/..."` of a project module in DIR's files (tests
-# excluded) names DIR itself or one of ALLOWED. A module is a top-level directory of src/, or
-# one of storage's tiers (storage/hot, storage/warm, storage/cold, storage/log).
-modules="base env model objstore storage router projection query kafka wire client tools server app cli"
+# excluded) names DIR itself or one of ALLOWED. A module is a top-level directory of src/, or one
+# of storage's tiers (storage/hot, storage/warm, storage/cold, storage/log), which are libraries
+# below the rest of storage: a tier includes no other tier except the tier-neutral storage/log,
+# and not the store above it.
+modules=" base env model objstore storage router projection query kafka wire client tools server app cli "
+tiers="hot|warm|cold|log"
+module_of() {  # an include path -> its module ("" for a header that is not a project module's)
+  case "$1" in
+    storage/hot/* | storage/warm/* | storage/cold/* | storage/log/*) echo "$1" | cut -d/ -f1-2 ;;
+    *) case "$modules" in *" ${1%%/*} "*) echo "${1%%/*}" ;; esac ;;
+  esac
+}
 may_include() {
   local dir=$1
   shift
@@ -18,11 +27,8 @@ may_include() {
   local f inc m
   while IFS= read -r f; do
     while IFS= read -r inc; do
-      m=${inc%%/*}
-      case "$inc" in
-        storage/hot/* | storage/warm/* | storage/cold/* | storage/log/*) m=$(echo "$inc" | cut -d/ -f1-2) ;;
-      esac
-      case " $modules storage/hot storage/warm storage/cold storage/log " in *" $m "*) ;; *) continue ;; esac
+      m=$(module_of "$inc")
+      [ -z "$m" ] && continue
       case "$allowed" in
         *" $m "*) ;;
         *)
@@ -31,30 +37,8 @@ may_include() {
           ;;
       esac
     done < <(grep -hoE '^#include "[^"]+"' "$f" | sed -E 's/^#include "([^"]+)"/\1/')
-  done < <(find "src/$dir" -name '*.h' -o -name '*.cc' | grep -v '/tests/' | grep -vE "^src/storage/(hot|warm|cold|log)/" | if [ "$dir" = storage ]; then cat; else grep -v "^src/storage/"; fi || true)
-}
-# The tiers are libraries below the rest of storage: none includes another tier except through
-# the tier-neutral log seam (storage/log), nor the store above them.
-tier_may_include() {
-  local tier=$1
-  shift
-  local allowed=" $tier $* "
-  local f inc m
-  while IFS= read -r f; do
-    while IFS= read -r inc; do
-      m=${inc%%/*}
-      case "$inc" in storage/*) m=$(echo "$inc" | cut -d/ -f1-2) ;; esac
-      case "$m" in base | env | model | objstore | storage*) ;; *) m="other:$m" ;; esac
-      case "$m" in other:*) continue ;; esac
-      case "$allowed" in
-        *" $m "*) ;;
-        *)
-          echo "layout: $f includes \"$inc\": src/$tier may include only: $*"
-          fail=1
-          ;;
-      esac
-    done < <(grep -hoE '^#include "[^"]+"' "$f" | sed -E 's/^#include "([^"]+)"/\1/')
-  done < <(find "src/$tier" -name '*.h' -o -name '*.cc' | grep -v '/tests/' || true)
+  done < <(find "src/$dir" -name '*.h' -o -name '*.cc' | grep -v '/tests/' |
+    if [ "$dir" = storage ]; then grep -vE "^src/storage/($tiers)/"; else cat; fi || true)
 }
 
 may_include base
@@ -62,10 +46,10 @@ may_include env base
 may_include model base
 may_include objstore base env
 may_include storage base env model objstore storage/hot storage/warm storage/cold storage/log
-tier_may_include storage/log base model
-tier_may_include storage/hot base model storage/log
-tier_may_include storage/warm base env model storage/log
-tier_may_include storage/cold base env model objstore storage/log
+may_include storage/log base model
+may_include storage/hot base model storage/log
+may_include storage/warm base env model storage/log
+may_include storage/cold base env model objstore storage/log
 may_include router base model storage
 may_include projection base model storage router
 may_include wire base model storage
