@@ -34,6 +34,10 @@ PACKAGES=(
   dpkg-dev
   # Power-loss tests (tests/powerloss): a FUSE filesystem that forgets what was not synced.
   fuse3 libfuse3-dev
+  # The cluster (docs/cluster.md): etcd holds membership, partition ownership and fencing tokens;
+  # the server speaks etcd's v3 gRPC API itself (proto/etcd), the tests run real etcd members
+  # (scripts/etcd.sh) and etcdctl.
+  etcd-server etcd-client
 )
 
 # Node.js runs the official-client compatibility tests. Machines of this kind ship it (with npm);

@@ -13,8 +13,20 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # A real S3 server for the object-store tests: radosgw on 127.0.0.1 (scripts/radosgw.sh), stopped
 # on exit. Its address and credentials reach the tests through the standard AWS_* variables.
 RGW_DIR=$(mktemp -d /tmp/strata-radosgw.XXXXXX)
-trap 'bash scripts/radosgw.sh stop "$RGW_DIR" > /dev/null; rm -rf "$RGW_DIR"' EXIT
+ETCD_DIR=$(mktemp -d /tmp/strata-etcd.XXXXXX)
+cleanup() {
+  bash scripts/radosgw.sh stop "$RGW_DIR" > /dev/null
+  bash scripts/etcd.sh stop "$ETCD_DIR" > /dev/null
+  rm -rf "$RGW_DIR" "$ETCD_DIR"
+}
+trap cleanup EXIT
 bash scripts/radosgw.sh start "$RGW_DIR" | grep -v '^export'
+# A real etcd for the cluster tests (src/router/tests): one member, shared by tests that use
+# their own cluster names; tests that kill etcd start their own through STRATA_TEST_ETCD_SCRIPT.
+bash scripts/etcd.sh start "$ETCD_DIR" 1 | grep -v '^export'
+# shellcheck source=/dev/null
+source "$ETCD_DIR/env"
+export STRATA_ETCD STRATA_TEST_ETCD_SCRIPT=$PWD/scripts/etcd.sh
 # shellcheck source=/dev/null
 source "$RGW_DIR/env"
 # The outage test (cold_serial_test, run alone) stops and restarts this radosgw through the script.
