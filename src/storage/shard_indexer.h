@@ -7,8 +7,8 @@
 // docs/index-runs.md) every index_flush_events events or index_flush_interval, persisting heads,
 // the run manifest and its checkpoint in one synced RocksDB batch; only then does
 // indexed_upto() advance. Until an event is in a flushed run, readers and the writer find it in
-// the shard's in-memory tails, which the writer trims up to indexed_upto(). The merger thread
-// merges runs in the background.
+// the writer's in-memory tails (ShardWriter), which the writer trims up to indexed_upto(). The
+// merger thread merges runs in the background.
 //
 // Back-pressure: before each group the writer calls WaitForSpace, which returns once the queue
 // holds less than max_unindexed_bytes and the writer's tails less than max_unindexed_events
@@ -16,14 +16,14 @@
 //
 // Talking back: the indexer changes nothing in the shard but whether appends are refused
 // (Owner::BlockWrites/UnblockWrites, on a full or failing disk; docs/durability.md). An error
-// it cannot recover from sets failed(), which the shard reads.
+// it cannot recover from sets failed(), which the writer reads.
 //
-// Owned by its Shard (a member), whose options and warm tier it uses. Threads: Hand and
-// WaitForSpace from the writer thread; indexed_upto(), runs(), failed() and Checkpoint from any
-// thread; Recover before Start; Start and Stop from Shard::Start and Shard::Stop. Locks:
-// index_mu_ guards the hand-off and is held while WaitForSpace takes the shard's queue lock
-// (Owner::Stopping); the runs' manifest lock (Flush, the merger, Checkpoint) is never taken
-// under index_mu_ or merge_mu_.
+// Owned by its Shard (a member), whose options and warm tier it uses; its Owner is the shard's
+// ShardWriter, which outlives it. Threads: Hand and WaitForSpace from the writer thread;
+// indexed_upto(), runs(), failed() and Checkpoint from any thread; Recover before Start; Start
+// and Stop from Shard::Start and Shard::Stop. Locks: index_mu_ guards the hand-off and is held
+// while WaitForSpace takes the writer's queue lock (Owner::Stopping); the runs' manifest lock
+// (Flush, the merger, Checkpoint) is never taken under index_mu_ or merge_mu_.
 #pragma once
 
 #include <atomic>
@@ -65,7 +65,7 @@ struct IndexWork {
 
 class ShardIndexer {
  public:
-  // The shard, as its indexer sees it (Shard implements it).
+  // The shard's writer, as its indexer sees it (ShardWriter implements it).
   class Owner {
    public:
     // Indexer thread: an index flush failed on a full or failing disk; appends are refused
@@ -74,14 +74,14 @@ class ShardIndexer {
     // Indexer thread: a flush succeeded after BlockWrites.
     virtual void UnblockWrites() = 0;
     // Writer thread (WaitForSpace): trims the writer's tails up to indexed_upto(), under the
-    // shard's state lock.
+    // writer's state lock.
     virtual void TrimIndexedTails() = 0;
     // Writer thread (WaitForSpace, index_mu_ held): events in the writer's tails.
     virtual size_t UnindexedEvents() const = 0;
     // Writer thread (WaitForSpace, index_mu_ held): appends are refused (a failed write or
     // index flush).
     virtual bool WritesBlocked() const = 0;
-    // Writer thread (WaitForSpace, index_mu_ held): the shard is stopping. Takes the shard's
+    // Writer thread (WaitForSpace, index_mu_ held): the writer is stopping. Takes the writer's
     // queue lock.
     virtual bool Stopping() = 0;
 
@@ -96,7 +96,8 @@ class ShardIndexer {
     uint64_t segment_seq = 0;         // the highest segment seen
   };
 
-  // `options` and `warm` belong to the shard and outlive this; `disk` may be null.
+  // `options` and `warm` belong to the shard and outlive this, as does `owner`; `disk` may be
+  // null.
   ShardIndexer(ShardId id, const StoreOptions& options, warm::WarmShard* warm,
                std::string index_dir, DiskGuard* disk, Owner* owner);
   ~ShardIndexer();

@@ -1,15 +1,11 @@
-// Shard: stream reads and statistics. Readers take state_mu_ shared to copy a head and its
-// unindexed tail, then read the warm tier without locks.
+// Shard: stream reads and statistics. Readers copy a head and its unindexed tail from the writer
+// (under its state lock, shared: ShardWriter::HeadForRead), then read the tiers without locks.
 #include "storage/shard.h"
 
 namespace strata::storage {
 
 Result<std::optional<StreamHead>> Shard::GetHead(std::string_view stream) {
-  {
-    std::shared_lock lock(state_mu_);
-    auto it = heads_.find(stream);
-    if (it != heads_.end()) return std::optional<StreamHead>(it->second->committed);
-  }
+  if (auto committed = writer_.CommittedHead(stream)) return committed;
   auto stored = warm_->GetHead(stream);
   if (!stored) return stored.error();
   if (!*stored) return std::optional<StreamHead>();
@@ -91,20 +87,11 @@ Result<ReadStreamResult> Shard::ReadStream(const ReadStreamRequest& req, const h
 
 Status Shard::HeadForRead(const std::string& stream, std::optional<StreamHead>* head,
                           std::vector<TailEntry>* tail) {
-  {
-    std::shared_lock lock(state_mu_);
-    auto it = heads_.find(stream);
-    if (it != heads_.end()) {
-      *head = it->second->committed;
-      const HeadEntry& e = *it->second;
-      // Only entries up to the committed head (the writer adds under the exclusive lock).
-      tail->assign(e.tail.begin() + static_cast<std::ptrdiff_t>(e.tail_begin), e.tail.end());
-    }
-  }
+  writer_.HeadForRead(stream, head, tail);
   if (!*head) {
     // Not in memory: the persisted head is complete for it (everything of a stream that is not
-    // in heads_ has been indexed). Do not look in heads_ again: a head found there now would
-    // not match the (empty) tail copied above.
+    // in the writer's heads has been indexed). Do not ask the writer again: a head found there
+    // now would not match the (empty) tail copied above.
     auto stored = warm_->GetHead(stream);
     if (!stored) return stored.error();
     if (*stored) {
@@ -180,36 +167,35 @@ ShardStats Shard::Stats() {
   const uint64_t indexed = indexer_.indexed_upto();
   s.last_position = last_position();
   s.indexed_upto = Position(indexed);
-  {
-    std::shared_lock lock(state_mu_);
-    s.unindexed_events = tail_fifo_.size();
-  }
-  s.groups = groups_.load(std::memory_order_relaxed);
-  s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
-  s.appends = appends_.load(std::memory_order_relaxed);
-  s.queue_depth = queue_depth_.load(std::memory_order_relaxed);
+  writer_.Stats(&s);  // unindexed_events, groups, fsyncs, appends, queue_depth
   return s;
 }
 
-Status Shard::FetchRecords(const std::vector<Position>& positions, std::vector<std::string>* out) {
+Status FetchRecordsFromTiers(warm::WarmShard& warm, cold::ColdShard* cold,
+                             const std::vector<Position>& positions,
+                             std::vector<std::string>* out) {
   std::vector<bool> found;
-  STRATA_TRY(warm_->GetRecordsIfPresent(positions, out, &found));
+  STRATA_TRY(warm.GetRecordsIfPresent(positions, out, &found));
   for (size_t i = 0; i < positions.size(); ++i) {
     if (found[i]) continue;
-    std::optional<std::string> cold;
-    if (cold_) {
-      auto r = cold_->Get(positions[i].value());
+    std::optional<std::string> from_cold;
+    if (cold) {
+      auto r = cold->Get(positions[i].value());
       if (!r) return r.error();
-      cold = std::move(*r);
+      from_cold = std::move(*r);
     }
-    if (!cold) {
+    if (!from_cold) {
       return Error(ErrorCode::kCorruption, "the stream index points at position " +
                                                std::to_string(positions[i].value()) +
                                                " but neither the warm nor the cold tier has it");
     }
-    (*out)[i] = std::move(*cold);
+    (*out)[i] = std::move(*from_cold);
   }
   return OkStatus();
+}
+
+Status Shard::FetchRecords(const std::vector<Position>& positions, std::vector<std::string>* out) {
+  return FetchRecordsFromTiers(*warm_, cold_, positions, out);
 }
 
 namespace {
