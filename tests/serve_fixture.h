@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -19,15 +20,21 @@ class Server {
   Server() : Server(std::vector<std::string>{}) {}
   // `extra`: more `strata serve` flags. `data_dir`: where the store lives (default: a fresh
   // temporary directory); it is removed at the end either way.
-  explicit Server(const std::vector<std::string>& extra, std::string data_dir = "") {
+  // `fresh`: remove what `data_dir` holds first (false: restart a server on its old data).
+  // `extra` may set --grpc-port (default: any free port).
+  explicit Server(const std::vector<std::string>& extra, std::string data_dir = "",
+                  bool fresh = true) {
     static int n = 0;
     dir_ = data_dir.empty()
                ? std::filesystem::temp_directory_path() /
                      ("strata-serve-" + std::to_string(getpid()) + "-" + std::to_string(n++))
                : std::filesystem::path(data_dir);
-    std::filesystem::remove_all(dir_);
-    std::vector<std::string> args = {STRATA_BINARY, "serve", "--data",      dir_.string(),
-                                     "--grpc-port", "0",     "--http-port", "0"};
+    if (fresh) std::filesystem::remove_all(dir_);
+    std::vector<std::string> args = {STRATA_BINARY, "serve",       "--data",
+                                     dir_.string(), "--http-port", "0"};
+    if (std::find(extra.begin(), extra.end(), "--grpc-port") == extra.end()) {
+      args.insert(args.end(), {"--grpc-port", "0"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
@@ -58,9 +65,13 @@ class Server {
   }
   ~Server() {
     Stop();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::remove_all(dir_.string() + "-cold");  // serve's default cold tier
+    if (!keep_) {
+      std::filesystem::remove_all(dir_);
+      std::filesystem::remove_all(dir_.string() + "-cold");  // serve's default cold tier
+    }
   }
+  // Leave the data directory for a server started on it later.
+  void KeepData() { keep_ = true; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   int http_port() const { return http_port_; }
@@ -90,6 +101,7 @@ class Server {
   int port_ = 0;
   int http_port_ = 0;
   int exit_status_ = 0;
+  bool keep_ = false;
 };
 
 }  // namespace strata::testing

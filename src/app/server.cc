@@ -8,8 +8,10 @@
 #include <mutex>
 #include <thread>
 
+#include "app/peer_stores.h"
 #include "objstore/object_store.h"
 #include "projection/runtime.h"
+#include "router/cluster_ownership.h"
 #include "router/router.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
@@ -97,8 +99,11 @@ struct Server::Parts {
   StoreOptions options;
   // Declared in start order; Stop() tears them down in reverse.
   std::unique_ptr<LocalStore> store;
-  std::unique_ptr<router::SingleNodeOwnership> ownership;
+  std::unique_ptr<router::Ownership> ownership;
+  router::ClusterOwnership* cluster = nullptr;  // ownership, when in a cluster
+  std::unique_ptr<PeerStores> peers;
   std::unique_ptr<router::Router> router;  // what the servers serve: every request goes through it
+  std::unique_ptr<router::Router> forwarded;  // serves requests other members forwarded here
   std::unique_ptr<SnapshotScheduler> snapshots;
   std::unique_ptr<projection::ProjectionRuntime> projections;
   std::unique_ptr<server::GrpcServer> grpc;
@@ -122,8 +127,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerConfig config, Say say) {
   auto store = LocalStore::Open(open);
   if (!store) return store.error();
   p->store = std::move(*store);
-  p->ownership = std::make_unique<router::SingleNodeOwnership>(kNodeId, p->store->partitions());
-  p->router = std::make_unique<router::Router>(p->store.get(), p->ownership.get());
+  STRATA_TRY(StartRouting(*p, say));
   p->snapshots = std::make_unique<SnapshotScheduler>(
       p->store.get(), p->options,
       std::chrono::milliseconds(static_cast<int64_t>(c.snapshot_interval_minutes * 60'000)),
@@ -136,6 +140,8 @@ Result<std::unique_ptr<Server>> Server::Start(ServerConfig config, Say say) {
   go.port = c.grpc_port;
   go.data_dir = p->options.data_dir;
   go.projections = p->projections.get();
+  go.forwarded = p->forwarded.get();
+  go.ownership = p->ownership.get();
   auto grpc = server::GrpcServer::Start(p->router.get(), p->store.get(), go);
   if (!grpc) return grpc.error();
   p->grpc = std::move(*grpc);
@@ -144,6 +150,44 @@ Result<std::unique_ptr<Server>> Server::Start(ServerConfig config, Say say) {
   p->http = std::move(*http);
   p->http->SetReady(true);
   return std::unique_ptr<Server>(new Server(std::move(p)));
+}
+
+Status Server::StartRouting(Parts& p, const Say& say) {
+  const ClusterConfig& c = p.config.cluster;
+  if (c.etcd.empty()) {
+    p.ownership = std::make_unique<router::SingleNodeOwnership>(kNodeId, p.store->partitions());
+    p.router = std::make_unique<router::Router>(p.store.get(), p.ownership.get());
+    return OkStatus();
+  }
+  auto endpoints = router::etcd::ParseEtcdUrl(c.etcd);
+  if (!endpoints) return endpoints.error();
+  router::ClusterOptions o;
+  o.cluster = c.name;
+  o.node_id = c.node_id;
+  o.role = c.role;
+  o.lease_ttl = std::chrono::seconds(c.lease_seconds);
+  o.partitions = p.store->partitions();
+  o.advertise = c.advertise;
+  if (o.advertise.empty()) {
+    if (p.config.grpc_port == 0) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "a cluster member needs an address the others can reach: pass --advertise "
+                   "HOST:PORT, or a fixed --grpc-port");
+    }
+    o.advertise = p.config.host + ":" + std::to_string(p.config.grpc_port);
+  }
+  auto etcd = router::etcd::EtcdClient::Create({*endpoints, std::chrono::milliseconds(2000)});
+  if (!etcd) return etcd.error();
+  say("joining cluster '" + c.name + "' through " + c.etcd + " as '" + c.node_id + "' (" + c.role +
+      ", " + o.advertise + ")");
+  auto member = router::ClusterOwnership::Join(o, std::move(*etcd));
+  if (!member) return member.error();
+  p.cluster = member->get();
+  p.ownership = std::move(*member);
+  p.peers = std::make_unique<PeerStores>(c.node_id);
+  p.router = std::make_unique<router::Router>(p.store.get(), p.ownership.get(), p.peers.get());
+  p.forwarded = std::make_unique<router::Router>(p.store.get(), p.ownership.get());
+  return OkStatus();
 }
 
 Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -184,7 +228,9 @@ Status Server::Stop() {
   p.http->Stop();
   p.projections.reset();  // uncommitted deltas are refolded at the next start
   p.snapshots.reset();    // a scheduled snapshot in progress finishes first
-  return p.store->Close();
+  Status closed = p.store->Close();
+  if (p.cluster) p.cluster->Leave();  // after the last acknowledgement
+  return closed;
 }
 
 }  // namespace strata::app

@@ -19,7 +19,33 @@ struct ServeFlags {
   std::vector<std::string> projections;  // --projection JSON, or [[projection]] in the config
 };
 
+void RegisterClusterFlags(CLI::App* cmd, app::ClusterConfig& c) {
+  const char* group = "Cluster (docs/cluster.md)";
+  cmd->add_option("--cluster", c.etcd,
+                  "Join the cluster whose state is in this etcd: etcd://HOST:PORT[,HOST:PORT...]")
+      ->group(group);
+  cmd->add_option("--node-id", c.node_id, "This member's id, unique in the cluster")->group(group);
+  cmd->add_option("--advertise", c.advertise,
+                  "HOST:PORT the other members and clients reach this node's gRPC at "
+                  "(default: --host:--grpc-port)")
+      ->group(group);
+  cmd->add_option("--role", c.role, "data (owns partitions) or router (only forwards)")
+      ->group(group)
+      ->capture_default_str();
+  cmd->add_option("--cluster-name", c.name, "The cluster's name (its etcd keys: /strata/NAME/)")
+      ->group(group)
+      ->capture_default_str();
+  cmd->add_option("--lease-seconds", c.lease_seconds,
+                  "etcd lease TTL: a dead member's partitions move after about this long")
+      ->group(group)
+      ->capture_default_str();
+}
+
 int Run(ServeFlags& f) {
+  if (!f.server.cluster.etcd.empty() && f.server.cluster.node_id.empty()) {
+    return ReportError(Error(ErrorCode::kInvalidConfig,
+                             "--cluster needs --node-id NAME, unique among the cluster's members"));
+  }
   app::ServerConfig c = f.server;
   c.store = f.store;
   auto specs = ParseProjectionFlags(f.projections);
@@ -75,6 +101,7 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                   "With no store in --data, rebuild it from the cold tier first (true/false)")
       ->group(cold_group)
       ->capture_default_str();
+  RegisterClusterFlags(cmd, f->server.cluster);
   cmd->callback([f, &exit_code] { exit_code = Run(*f); });
 }
 

@@ -12,6 +12,8 @@ void RegisterStats(CLI::App& app, int& exit_code);
 void RegisterBench(CLI::App& app, int& exit_code);
 void RegisterStress(CLI::App& app, int& exit_code);
 void RegisterServe(CLI::App& app, int& exit_code);
+// `strata cluster status|drain` (cmd_cluster.cc).
+void RegisterCluster(CLI::App& app, int& exit_code);
 void RegisterCold(CLI::App& app, int& exit_code);
 // `strata check` (cmd_check.cc).
 void RegisterCheck(CLI::App& app, int& exit_code);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   strata::cli::RegisterBench(app, exit_code);
   strata::cli::RegisterStress(app, exit_code);
   strata::cli::RegisterServe(app, exit_code);
+  strata::cli::RegisterCluster(app, exit_code);
   strata::cli::RegisterCold(app, exit_code);
   strata::cli::RegisterCheck(app, exit_code);
   strata::cli::RegisterProjection(app, exit_code);

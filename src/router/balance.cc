@@ -46,7 +46,21 @@ std::map<uint32_t, std::string> PlanBalance(const ClusterView& view, const Balan
   plan.assigned.resize(partitions);
   // Keep what is wanted and possible: the desired owner, else the current one.
   std::vector<uint32_t> orphans, leaving;  // no live owner; a live owner that may not keep it
+  std::vector<bool> pinned(partitions, false);
+  std::map<uint32_t, std::string> pin_changes;
   for (uint32_t p = 0; p < partitions; ++p) {
+    // A partition with data stays with the node that holds the data (docs/cluster.md): while
+    // that node is a live data member, draining or not, and untouched while it is down.
+    const std::string& w = p < view.written.size() ? view.written[p] : std::string();
+    if (!w.empty()) {
+      pinned[p] = true;
+      auto it = view.members.find(w);
+      if (it != view.members.end() && it->second.role == kRoleData) {
+        if (plan.load.count(w)) ++plan.load[w];
+        if (view.desired[p] != w) pin_changes[p] = w;
+      }
+      continue;
+    }
     const std::string& d = view.desired[p];
     const std::string owner = view.owners[p] ? view.owners[p]->node : std::string();
     const bool is_stuck = p < stuck.size() && stuck[p];
@@ -78,14 +92,15 @@ std::map<uint32_t, std::string> PlanBalance(const ClusterView& view, const Balan
     for (uint32_t p = 0; p < partitions && pick == partitions; ++p) {
       const bool settled = view.owners[p] && view.owners[p]->node == most &&
                            (view.desired[p].empty() || view.desired[p] == most);
-      if (plan.assigned[p] == most && settled) pick = p;
+      if (plan.assigned[p] == most && settled && !pinned[p]) pick = p;
     }
     if (pick == partitions) break;
     plan.Assign(pick, least);
     ++moves;
   }
-  std::map<uint32_t, std::string> changes;
+  std::map<uint32_t, std::string> changes = pin_changes;
   for (uint32_t p = 0; p < partitions; ++p) {
+    if (pinned[p]) continue;
     if (!plan.assigned[p].empty() && plan.assigned[p] != view.desired[p]) {
       changes[p] = plan.assigned[p];
     }

@@ -6,7 +6,8 @@
 // is bounded: at most max_moves partitions per round leave a live owner, whether to even out the
 // load (a join) or to empty a draining member, so a rebalance is gradual and never stalls the
 // partitions that stay put. A partition that is already moving (desired by one member, owned by
-// another) is not moved again.
+// another) is not moved again. A partition that holds data (ClusterView::written) never moves:
+// it stays with the node that wrote it, which takes it back when it returns.
 #pragma once
 
 #include <cstdint>

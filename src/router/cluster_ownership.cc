@@ -27,6 +27,7 @@ ClusterOwnership::ClusterOwnership(ClusterOptions options, std::unique_ptr<etcd:
       keys_(options_.cluster),
       etcd_(std::move(etcd)),
       tokens_(options_.partitions, 0),
+      recorded_(options_.partitions, false),
       unowned_since_(options_.partitions) {}
 
 Result<std::unique_ptr<ClusterOwnership>> ClusterOwnership::Join(
@@ -38,6 +39,12 @@ Result<std::unique_ptr<ClusterOwnership>> ClusterOwnership::Join(
   if (options.role != kRoleData && options.role != kRoleRouter) {
     return Error(ErrorCode::kInvalidConfig,
                  "role '" + options.role + "' is neither 'data' nor 'router'");
+  }
+  if (const size_t colon = options.advertise.rfind(':');
+      colon == std::string::npos || colon == 0 || colon + 1 == options.advertise.size() ||
+      options.advertise.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    return Error(ErrorCode::kInvalidConfig, "the advertised address '" + options.advertise +
+                                                "' is not HOST:PORT; pass --advertise HOST:PORT");
   }
   if (options.lease_ttl < std::chrono::seconds(2)) {
     return Error(ErrorCode::kInvalidConfig, "the lease TTL must be at least 2 seconds");
@@ -155,6 +162,13 @@ Result<Lease> ClusterOwnership::OwnerOf(uint32_t partition) {
                                               std::to_string(partition) +
                                               "; retry on another node, or in a moment");
   }
+  const std::string& written =
+      partition < view_.written.size() ? view_.written[partition] : std::string();
+  if (!written.empty() && !view_.IsLive(written)) {
+    return Error(ErrorCode::kUnavailable,
+                 "partition " + std::to_string(partition) + " holds data on member '" + written +
+                     "', which is down; it is served again once '" + written + "' is back");
+  }
   return Error(ErrorCode::kUnavailable, "partition " + std::to_string(partition) +
                                             " has no owner right now (it is moving, or its owner "
                                             "stopped); retry in a moment");
@@ -164,6 +178,43 @@ bool ClusterOwnership::Holds(uint32_t partition, uint64_t token) const {
   std::lock_guard lock(mu_);
   return partition < tokens_.size() && tokens_[partition] != 0 &&
          static_cast<uint64_t>(tokens_[partition]) == token && LeaseValid(SteadyClock::now());
+}
+
+Status ClusterOwnership::BeforeFirstWrite(uint32_t partition) {
+  {
+    std::lock_guard lock(mu_);
+    if (partition < recorded_.size() && recorded_[partition]) return OkStatus();
+  }
+  const std::string key = keys_.written(partition);
+  auto txn = etcd_->Txn({etcd::Compare::Absent(key)}, {etcd::Op::Put(key, options_.node_id)},
+                        {etcd::Op::GetPrefix(key)});
+  if (!txn) return txn.error();
+  if (!txn->succeeded) {
+    const auto& found = txn->gets.empty() ? std::vector<etcd::KeyValue>{} : txn->gets[0];
+    if (found.empty() || found[0].value != options_.node_id) {
+      return Error(ErrorCode::kConflict,
+                   "partition " + std::to_string(partition) + " already holds data written by '" +
+                       (found.empty() ? std::string("?") : found[0].value) +
+                       "', which cannot follow it here yet; retry once that node serves it");
+    }
+  }
+  std::lock_guard lock(mu_);
+  recorded_[partition] = true;
+  return OkStatus();
+}
+
+bool ClusterOwnership::RecordedHere(uint32_t partition) const {
+  std::lock_guard lock(mu_);
+  return recorded_[partition];
+}
+
+std::vector<MemberAddress> ClusterOwnership::Members() const {
+  std::lock_guard lock(mu_);
+  std::vector<MemberAddress> out;
+  for (const auto& [id, m] : view_.members) {
+    out.push_back({id, m.advertise, id == options_.node_id, m.role == kRoleData});
+  }
+  return out;
 }
 
 ClusterView ClusterOwnership::View() const {
@@ -307,7 +358,9 @@ void ClusterOwnership::AcquireAndRelease(const ClusterView& view) {
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     const auto& owner = view.owners[p];
     const std::string& desired = view.desired[p];
-    if (!owner && desired == options_.node_id) {
+    // A partition that holds data elsewhere is never taken here: this node's store lacks it.
+    const std::string& written = view.written[p];
+    if (!owner && desired == options_.node_id && (written.empty() || written == options_.node_id)) {
       PartitionOwner me{options_.node_id, 0, NowMicros(), lease};
       auto txn = etcd_->Txn({etcd::Compare::Absent(keys_.owner(p))},
                             {etcd::Op::Put(keys_.owner(p), EncodeOwner(me), lease)});
@@ -319,7 +372,8 @@ void ClusterOwnership::AcquireAndRelease(const ClusterView& view) {
       spdlog::info("cluster: '{}' owns partition {} (fencing token {})", options_.node_id, p,
                    txn->revision);
     } else if (owner && owner->node == options_.node_id && owner->lease == lease &&
-               !desired.empty() && desired != options_.node_id && view.IsEligible(desired)) {
+               !desired.empty() && desired != options_.node_id && view.IsEligible(desired) &&
+               written.empty() && !RecordedHere(p)) {
       // Stop serving first, then let go: no append is acknowledged here once another node can
       // take the partition.
       {

@@ -73,7 +73,12 @@ class ClusterOwnership final : public Ownership {
   // valid; a partition with no owner is kUnavailable (it is moving: retry shortly).
   Result<Lease> OwnerOf(uint32_t partition) override;
   // True when this node owns `partition` under `token` now, with a valid lease.
-  bool Holds(uint32_t partition, uint64_t token) const;
+  bool Holds(uint32_t partition, uint64_t token) const override;
+  // Records `written/<p>` = this node in etcd (once per partition and process): the partition
+  // then stays with this node (docs/cluster.md). kConflict if another node wrote it first.
+  Status BeforeFirstWrite(uint32_t partition) override;
+  std::vector<MemberAddress> Members() const override;
+  bool MayChange() const override { return true; }
 
   // The last view read from etcd.
   ClusterView View() const;
@@ -96,15 +101,17 @@ class ClusterOwnership final : public Ownership {
   void Balance(const ClusterView& view);
   void AcquireAndRelease(const ClusterView& view);
   bool LeaseValid(std::chrono::steady_clock::time_point now) const;
+  bool RecordedHere(uint32_t partition) const;
 
   const ClusterOptions options_;
   const ClusterKeys keys_;
   std::unique_ptr<etcd::EtcdClient> etcd_;
 
   mutable std::mutex mu_;
-  ClusterView view_;                                   // GUARDED_BY(mu_)
-  std::vector<int64_t> tokens_;                        // by partition, 0: not ours. GUARDED_BY(mu_)
-  int64_t lease_ = 0;                                  // GUARDED_BY(mu_)
+  ClusterView view_;             // GUARDED_BY(mu_)
+  std::vector<int64_t> tokens_;  // by partition, 0: not ours. GUARDED_BY(mu_)
+  std::vector<bool> recorded_;   // by partition: written/<p> names this node. GUARDED_BY(mu_)
+  int64_t lease_ = 0;            // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point valid_until_;  // GUARDED_BY(mu_)
   OwnershipStats stats_;                               // GUARDED_BY(mu_)
 

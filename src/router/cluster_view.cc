@@ -62,7 +62,7 @@ void ReadOwner(uint32_t p, const etcd::KeyValue& kv, ClusterView& view) {
         "cluster: owner key {} holds an unreadable value; nobody takes the partition "
         "until that key goes",
         kv.key);
-    o.node = "?";
+    o.node.assign(1, '?');  // not = "?": GCC 12 warns falsely (-Wrestrict, PR 105329)
   }
   view.owners[p] = std::move(o);
 }
@@ -85,6 +85,7 @@ Result<ClusterView> ReadClusterView(etcd::EtcdClient& etcd, const ClusterKeys& k
   ClusterView view;
   view.owners.resize(partitions);
   view.desired.resize(partitions);
+  view.written.resize(partitions);
   auto kvs = etcd.GetPrefix(keys.root(), &view.revision);
   if (!kvs) return kvs.error();
   const std::string& root = keys.root();
@@ -105,6 +106,8 @@ Result<ClusterView> ReadClusterView(etcd::EtcdClient& etcd, const ClusterKeys& k
       if (auto p = ParsePartition(rest, partitions)) ReadOwner(*p, kv, view);
     } else if (under("desired/", &rest)) {
       if (auto p = ParsePartition(rest, partitions)) view.desired[*p] = kv.value;
+    } else if (under("written/", &rest)) {
+      if (auto p = ParsePartition(rest, partitions)) view.written[*p] = kv.value;
     } else if (under("drain/", &rest) && !rest.empty()) {
       view.draining.insert(std::string(rest));
     }

@@ -42,7 +42,10 @@ struct ClusterView {
   int64_t balancer_rev = 0;                           // mod_revision of the balancer key
   std::vector<std::optional<PartitionOwner>> owners;  // by partition; nullopt: no owner now
   std::vector<std::string> desired;                   // by partition; empty: none written
-  std::set<std::string> draining;                     // node ids being drained
+  // By partition: the node that first wrote events to it (empty: none yet). Until data can
+  // follow a partition to another node, a written partition stays with that node.
+  std::vector<std::string> written;
+  std::set<std::string> draining;  // node ids being drained
 
   bool IsLive(const std::string& node) const { return members.count(node) > 0; }
   // A live data member that is not draining: may be given partitions.
@@ -59,6 +62,7 @@ class ClusterKeys {
   std::string owner(uint32_t partition) const { return root_ + "owners/" + Number(partition); }
   std::string desired(uint32_t partition) const { return root_ + "desired/" + Number(partition); }
   std::string drain(const std::string& id) const { return root_ + "drain/" + id; }
+  std::string written(uint32_t partition) const { return root_ + "written/" + Number(partition); }
 
  private:
   static std::string Number(uint32_t p);

@@ -1,21 +1,40 @@
 // Router: the Store every request goes through on its way to a shard. A stream's requests
-// (append, delete, read, subscribe) go to the partition PartitionOf(stream) (model/partition.h)
-// and are served here only when this node owns it (Ownership); otherwise they fail with
-// kNotOwner naming the owner, and nothing is written. $all and the $ce-/$et- index streams are
-// views of the node's own log and pass through. One node owns everything today, so the router only
-// checks; the cluster adds forwarding and the fencing of deposed owners behind the same seam.
+// (append, delete, read, subscribe) belong to the partition PartitionOf(stream)
+// (model/partition.h). When this node owns it (Ownership), the request is served here; else it
+// is forwarded to the owner through Peers, or, without peers (a single node, or a request that
+// was itself forwarded here), it fails with kNotOwner naming the owner, and nothing is written.
+// $all and the $ce-/$et- index streams are views of the node's own log and pass through (one
+// $all for the whole cluster is a later step: docs/cluster.md).
 //
-// Thread-safety: as Store. The router borrows the store and the ownership; both outlive it.
+// Fencing: when ownership may change (a cluster), an append or delete served here is
+// acknowledged only if this node still holds the partition, under the same fencing token, once
+// the write is durable; otherwise the caller gets kNotOwner saying the outcome is unknown (a
+// retry with the same event ids is deduplicated).
+//
+// Thread-safety: as Store. The router borrows the store, the ownership and the peers; they
+// outlive it.
 #pragma once
+
+#include <chrono>
 
 #include "router/ownership.h"
 #include "storage/store.h"
 
 namespace strata::router {
 
+// The other members' Stores, for forwarding (app::Server implements it over client::RemoteStore,
+// marking its calls as forwarded so that the owner does not forward them again).
+class Peers {
+ public:
+  virtual ~Peers() = default;
+  // A Store that reaches `member`, or kUnavailable. Valid until the Peers object goes.
+  virtual Result<Store*> StoreOf(const MemberAddress& member) = 0;
+};
+
 class Router : public Store {
  public:
-  Router(Store* local, Ownership* ownership) : local_(local), ownership_(ownership) {}
+  Router(Store* local, Ownership* ownership, Peers* peers = nullptr)
+      : local_(local), ownership_(ownership), peers_(peers) {}
 
   void AppendAsync(AppendRequest request, AppendCallback done) override;
   Result<DeleteResult> Delete(DeleteRequest request) override;
@@ -28,13 +47,24 @@ class Router : public Store {
   Position Watermark() const override { return local_->Watermark(); }
   Status Close() override { return local_->Close(); }
 
-  // OkStatus when this node owns `stream`'s partition; else kNotOwner (or the ownership's
-  // error), naming the stream, its partition and its owner.
-  Status CheckOwned(std::string_view stream);
+  // Where a stream's requests go: here (with the lease they are served under), or a peer.
+  struct Route {
+    uint32_t partition = 0;
+    Lease lease;              // the owner's
+    Store* remote = nullptr;  // set when the owner is another node
+  };
+  // kNotOwner (naming the owner) when another node owns it and there is no way to forward; the
+  // ownership's error (kUnavailable) when nobody has owned it for kMoveWait (a partition being
+  // moved has no owner for a moment; the calling thread waits that long at most).
+  Result<Route> RouteOf(std::string_view stream);
+  static constexpr std::chrono::milliseconds kMoveWait{1500};
 
  private:
+  Error LostOwnership(const Route& route, std::string_view stream) const;
+
   Store* local_;
   Ownership* ownership_;
+  Peers* peers_;
 };
 
 }  // namespace strata::router

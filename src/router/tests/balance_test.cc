@@ -14,6 +14,7 @@ ClusterView EmptyView() {
   ClusterView v;
   v.owners.resize(kPartitions);
   v.desired.resize(kPartitions);
+  v.written.resize(kPartitions);
   return v;
 }
 
@@ -144,6 +145,35 @@ TEST(Balance, AStuckPartitionGoesToAnotherMember) {
   auto changes = PlanBalance(v, BalanceOptions{4}, stuck);
   ASSERT_EQ(changes.count(5), 1u);
   EXPECT_EQ(changes[5], "a");
+}
+
+TEST(Balance, APartitionWithDataStaysWithTheNodeThatWroteItEvenWhenItIsDown) {
+  ClusterView v = EmptyView();
+  AddMember(v, "a");
+  Apply(v, PlanBalance(v, {}));
+  Settle(v);
+  for (uint32_t p = 0; p < 10; ++p) v.written[p] = "a";  // a wrote to partitions 0..9
+  AddMember(v, "b");
+  for (int round = 0; round < 40; ++round) {
+    Apply(v, PlanBalance(v, BalanceOptions{4}));
+    Settle(v);
+  }
+  for (uint32_t p = 0; p < 10; ++p) EXPECT_EQ(v.owners[p]->node, "a") << p;
+  EXPECT_EQ(Owned(v)["a"], 32u);  // the even split counts the pinned partitions
+  // a dies: its written partitions wait for it; its empty ones move at once.
+  v.members.erase("a");
+  for (auto& o : v.owners) {
+    if (o && o->node == "a") o.reset();
+  }
+  auto changes = PlanBalance(v, BalanceOptions{4});
+  for (uint32_t p = 0; p < 10; ++p) EXPECT_EQ(changes.count(p), 0u) << p;
+  EXPECT_EQ(changes.size(), 22u);
+  // Draining a does not move them either; a back takes them again.
+  AddMember(v, "a");
+  v.draining.insert("a");
+  Apply(v, PlanBalance(v, BalanceOptions{4}));
+  Settle(v);
+  for (uint32_t p = 0; p < 10; ++p) EXPECT_EQ(v.desired[p], "a") << p;
 }
 
 }  // namespace

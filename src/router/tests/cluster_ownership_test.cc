@@ -215,6 +215,7 @@ TEST(ClusterOwnership, ASecondNodeWithALiveIdIsRefused) {
   ClusterOptions o;
   o.cluster = cluster;
   o.node_id = "a";
+  o.advertise = "127.0.0.1:9";
   o.lease_ttl = 2s;
   auto again = ClusterOwnership::Join(o, Client(eps));
   ASSERT_FALSE(again);

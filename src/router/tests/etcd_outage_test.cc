@@ -156,7 +156,9 @@ TEST(EtcdOutage, WithAllOfEtcdDownOwnersServeWhileTheirLeasesHoldThenStopThenRes
     if (served == 0 && stopped_after.count() < 0) {
       stopped_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - down);
     }
-    if (stopped_after.count() >= 0) EXPECT_EQ(served, 0u) << "serving resumed without etcd";
+    if (stopped_after.count() >= 0) {
+      EXPECT_EQ(served, 0u) << "serving resumed without etcd";
+    }
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_TRUE(served_after_down);

@@ -1,5 +1,6 @@
-// The router seam: partitions never move, and a request for a partition another node owns is
-// refused naming the owner, with nothing written.
+// The router seam: a request for a partition another node owns is forwarded to it, or refused
+// naming the owner with nothing written; an append is acknowledged only while the partition is
+// still held under the token it was served with.
 #include "router/router.h"
 
 #include <gtest/gtest.h>
@@ -38,7 +39,20 @@ class SplitOwnership : public router::Ownership {
     return router::Lease{self_, 1, 1};
   }
   uint32_t partitions() const override { return 64; }
+  bool Holds(uint32_t, uint64_t token) const override { return token == holds_token_; }
+  Status BeforeFirstWrite(uint32_t partition) override {
+    if (refuse_first_write_) return Error(ErrorCode::kUnavailable, "etcd cannot be reached");
+    first_writes_.push_back(partition);
+    return OkStatus();
+  }
+  std::vector<router::MemberAddress> Members() const override {
+    return {{self_, "a:1", true, true}, {"node-b", "b:1", false, true}};
+  }
+  bool MayChange() const override { return true; }
   bool unreachable_ = false;
+  bool refuse_first_write_ = false;
+  uint64_t holds_token_ = 1;  // the token this node holds its partitions under
+  std::vector<uint32_t> first_writes_;
 
  private:
   std::string self_ = "node-a";
@@ -100,7 +114,76 @@ TEST_F(RouterTest, AForeignPartitionIsRefusedNamingItsOwnerAndNothingIsWritten) 
   EXPECT_EQ(r.ReadStream({.stream = mine})->events.size(), 1u);
   // $all and index streams are the node's own log: not routed by partition.
   EXPECT_TRUE(r.ReadAll({}));
-  EXPECT_TRUE(r.CheckOwned("$ce-stream"));
+  for (uint32_t p = 0; p < 64; ++p) {
+    SplitOwnership all_foreign(p);
+    router::Router ri(store_.get(), &all_foreign);
+    auto ce = ri.ReadStream({.stream = "$ce-stream"});
+    if (!ce) {
+      EXPECT_NE(ce.error().code(), ErrorCode::kNotOwner) << p;
+    }
+  }
+  EXPECT_EQ(split.first_writes_, std::vector<uint32_t>{PartitionOf(mine, 64)});
+}
+
+// Fault injection: the peers of a cluster, here other local stores.
+class LocalPeers : public router::Peers {
+ public:
+  Result<Store*> StoreOf(const router::MemberAddress& m) override {
+    asked_.push_back(m.node);
+    if (!peer_) return Error(ErrorCode::kUnavailable, "cannot reach " + m.advertise);
+    return peer_;
+  }
+  Store* peer_ = nullptr;
+  std::vector<std::string> asked_;
+};
+
+TEST_F(RouterTest, ARequestForAPeersPartitionIsForwardedToThatPeer) {
+  testing::TempDir other;
+  auto b = LocalStore::Open(testing::SmallOptions(other.path()));
+  ASSERT_TRUE(b) << b.error().ToString();
+  SplitOwnership split(5);
+  LocalPeers peers;
+  peers.peer_ = b->get();
+  router::Router r(store_.get(), &split, &peers);
+  const std::string theirs = StreamIn(5, true);
+  auto a = r.Append(Req(theirs, ExpectedRevision::NoStream(), {Event(), Event()}));
+  ASSERT_TRUE(a) << a.error().ToString();
+  EXPECT_EQ(a->last_revision.value(), 1u);
+  // Written at the owner only, read through the router from there.
+  EXPECT_EQ((*b)->ReadStream({.stream = theirs})->events.size(), 2u);
+  EXPECT_EQ(store_->ReadStream({.stream = theirs}).error().code(), ErrorCode::kStreamNotFound);
+  EXPECT_EQ(r.ReadStream({.stream = theirs})->events.size(), 2u);
+  EXPECT_TRUE(r.Delete({.stream = theirs}));
+  EXPECT_EQ(peers.asked_.front(), "node-b");
+  EXPECT_TRUE(split.first_writes_.empty());  // the peer's own router records its writes
+  // A peer that cannot be reached is the peer's error, not a write here.
+  peers.peer_ = nullptr;
+  auto down = r.Append(Req(theirs, ExpectedRevision::Any(), {Event()}));
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code(), ErrorCode::kUnavailable);
+}
+
+TEST_F(RouterTest, AnAppendIsNotAcknowledgedWhenThePartitionWasLostWhileItWasWritten) {
+  SplitOwnership split(5);
+  router::Router r(store_.get(), &split);
+  const std::string mine = StreamIn(5, false);
+  split.holds_token_ = 2;  // the partition changed hands (token 1 -> 2) during the write
+  auto a = r.Append(Req(mine, ExpectedRevision::Any(), {Event()}));
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code(), ErrorCode::kNotOwner);
+  EXPECT_NE(a.error().message().find("outcome is unknown"), std::string::npos);
+  auto d = r.Delete({.stream = mine});
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), ErrorCode::kNotOwner);
+  // A first write that cannot be recorded is refused before anything is written.
+  SplitOwnership refusing(5);
+  refusing.refuse_first_write_ = true;
+  router::Router r2(store_.get(), &refusing);
+  const std::string fresh = StreamIn(5, false) + "-fresh";
+  auto f = r2.Append(Req(fresh, ExpectedRevision::Any(), {Event()}));
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(store_->ReadStream({.stream = fresh}).error().code(), ErrorCode::kStreamNotFound);
 }
 
 TEST_F(RouterTest, AnUnknownOwnerIsTheOwnershipsErrorNotAWrite) {

@@ -275,7 +275,7 @@ class BatchAppendReactor final
 
 grpc::ServerBidiReactor<pb::BatchAppendReq, pb::BatchAppendResp>* StreamsService::BatchAppend(
     grpc::CallbackServerContext* ctx) {
-  return new BatchAppendReactor(store_, ctx);
+  return new BatchAppendReactor(StoreFor(ctx), ctx);
 }
 
 }  // namespace strata::server

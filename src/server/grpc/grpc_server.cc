@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <mutex>
 
@@ -38,22 +39,43 @@ class ServerFeaturesService final
   }
 };
 
-// A single node that is always the leader, so `+discover` connection strings work.
+// The members, so `+discover` connection strings work: a single node, always the leader, or
+// every live member of the cluster, this one as the leader (any member answers every request,
+// so a client may stay with the one it asked) and the others as followers.
 class GossipService final : public event_store::client::gossip::Gossip::Service {
  public:
-  GossipService(std::string host, int* port) : host_(std::move(host)), port_(port) {}
+  GossipService(std::string host, int* port, router::Ownership* ownership)
+      : host_(std::move(host)), port_(port), ownership_(ownership) {}
   grpc::Status Read(grpc::ServerContext*, const event_store::client::Empty*,
                     event_store::client::gossip::ClusterInfo* out) override {
-    auto* m = out->add_members();
-    ToWire(instance_, false, m->mutable_instance_id());
-    m->set_time_stamp(std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count() *
-                      10);
-    m->set_state(event_store::client::gossip::MemberInfo::Leader);
-    m->set_is_alive(true);
-    m->mutable_http_end_point()->set_address(host_);
-    m->mutable_http_end_point()->set_port(static_cast<uint32_t>(*port_));
+    using event_store::client::gossip::MemberInfo;
+    const int64_t now_ticks = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() *
+                              10;
+    auto add = [&](const std::string& host, uint32_t port, bool self) {
+      auto* m = out->add_members();
+      ToWire(self ? instance_ : Uuid::Random(), false, m->mutable_instance_id());
+      m->set_time_stamp(now_ticks);
+      m->set_state(self ? MemberInfo::Leader : MemberInfo::Follower);
+      m->set_is_alive(true);
+      m->mutable_http_end_point()->set_address(host);
+      m->mutable_http_end_point()->set_port(port);
+    };
+    bool listed_self = false;
+    if (ownership_) {
+      for (const auto& member : ownership_->Members()) {
+        const size_t colon = member.advertise.rfind(':');
+        uint32_t port = 0;
+        if (colon == std::string::npos) continue;
+        const char* first = member.advertise.data() + colon + 1;
+        const char* last = member.advertise.data() + member.advertise.size();
+        if (std::from_chars(first, last, port).ptr != last || port == 0) continue;
+        add(member.advertise.substr(0, colon), port, member.self);
+        listed_self |= member.self;
+      }
+    }
+    if (!listed_self) add(host_, static_cast<uint32_t>(*port_), true);
     return grpc::Status::OK;
   }
 
@@ -61,6 +83,7 @@ class GossipService final : public event_store::client::gossip::Gossip::Service 
   const Uuid instance_ = Uuid::Random();
   std::string host_;
   int* port_;
+  router::Ownership* ownership_;
 };
 }  // namespace
 
@@ -96,9 +119,9 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, StoreOperati
   static std::once_flag routed;
   std::call_once(routed, RouteProtobufLogs);
   auto rep = std::make_unique<Rep>();
-  rep->streams = std::make_unique<StreamsService>(store);
+  rep->streams = std::make_unique<StreamsService>(store, o.forwarded);
   rep->features = std::make_unique<ServerFeaturesService>();
-  rep->gossip = std::make_unique<GossipService>(o.host, &rep->port);
+  rep->gossip = std::make_unique<GossipService>(o.host, &rep->port, o.ownership);
   rep->admin = std::make_unique<AdminService>(operations, o.data_dir, o.projections);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::InsecureServerCredentials(),

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "projection/runtime.h"
+#include "router/ownership.h"
 #include "storage/operations.h"
 #include "storage/store.h"
 
@@ -20,6 +21,10 @@ struct GrpcOptions {
   size_t max_message_bytes = 64u << 20;  // clients send up to 17 MiB messages
   std::string data_dir;                  // reported by the admin service
   projection::ProjectionRuntime* projections = nullptr;  // served by the admin service, if any
+  // A cluster member: serves the calls other members forwarded here (they must not be
+  // forwarded again; null: `store` serves them), and lists the members in Gossip/Read.
+  Store* forwarded = nullptr;
+  router::Ownership* ownership = nullptr;
 };
 
 class GrpcServer {

@@ -20,6 +20,16 @@ bool StructuredIds(const Options& o) {
 }
 }  // namespace
 
+Store* StreamsService::StoreFor(const grpc::ServerContextBase* ctx) const {
+  if (forwarded_ == store_) return store_;
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("user-agent");
+  if (it == md.end()) return store_;
+  std::string_view agent(it->second.data(), it->second.size());
+  return agent.substr(0, sizeof(kForwardedUserAgent) - 1) == kForwardedUserAgent ? forwarded_
+                                                                                 : store_;
+}
+
 grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
                                     grpc::ServerReader<pb::AppendReq>* reader,
                                     pb::AppendResp* resp) {
@@ -46,7 +56,7 @@ grpc::Status StreamsService::Append(grpc::ServerContext* ctx,
   }
   const std::string stream = req.stream;
   const ExpectedRevision expected = req.expected;
-  auto r = store_->Append(std::move(req));
+  auto r = StoreFor(ctx)->Append(std::move(req));
   if (!r) {
     if (r.error().code() != ErrorCode::kWrongExpectedRevision) {
       return ToStatus(r.error(), ctx, stream);
@@ -118,7 +128,7 @@ grpc::Status StreamsService::ReadStreamCount(grpc::ServerContext* ctx, const Opt
   std::optional<uint64_t> last_revision;
   while (remaining > 0 && !ctx->IsCancelled()) {
     rr.max_count = std::min<uint64_t>(remaining, 512);
-    auto page = store_->ReadStream(rr);
+    auto page = StoreFor(ctx)->ReadStream(rr);
     if (!page) {
       if (page.error().code() == ErrorCode::kStreamNotFound) {
         pb::ReadResp resp;
@@ -179,7 +189,7 @@ grpc::Status StreamsService::ReadAllCount(grpc::ServerContext* ctx, const Option
   const bool structured = StructuredIds(o);
   while (remaining > 0 && !ctx->IsCancelled()) {
     rr.max_count = std::min<uint64_t>(remaining, 512);
-    auto page = store_->ReadAll(rr);
+    auto page = StoreFor(ctx)->ReadAll(rr);
     if (!page) return ToStatus(page.error(), ctx);
     for (const auto& e : page->events) {
       pb::ReadResp resp;
@@ -288,7 +298,7 @@ grpc::Status StreamsService::Subscribe(grpc::ServerContext* ctx, const Options& 
     return BadRequest("a subscription needs a stream or $all");
   }
   auto relay = std::make_shared<Relay>(StructuredIds(o), o.resolve_links());
-  auto sub = store_->Subscribe(sr, relay);
+  auto sub = StoreFor(ctx)->Subscribe(sr, relay);
   if (!sub) return ToStatus(sub.error(), ctx, stream);
   pb::ReadResp confirmation;
   confirmation.mutable_confirmation()->set_subscription_id(Uuid::Random().ToString());
@@ -340,7 +350,7 @@ grpc::Status StreamsService::DeleteStream(grpc::ServerContext* ctx, const Req& r
                                           bool tombstone) {
   const auto& o = req.options();
   const std::string stream = o.stream_identifier().stream_name();
-  auto r = store_->Delete({stream, ExpectedFrom(o), tombstone});
+  auto r = StoreFor(ctx)->Delete({stream, ExpectedFrom(o), tombstone});
   if (!r) return DeleteError(r.error(), ctx, req, stream);
   resp->mutable_position()->set_commit_position(r->position.value());
   resp->mutable_position()->set_prepare_position(r->position.value());

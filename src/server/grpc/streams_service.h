@@ -8,11 +8,17 @@
 
 namespace strata::server {
 
+// The primary user agent of the channels a cluster node forwards requests over.
+inline constexpr char kForwardedUserAgent[] = "strata-forward";
+
 class StreamsService final
     : public event_store::client::streams::Streams::WithCallbackMethod_BatchAppend<
           event_store::client::streams::Streams::Service> {
  public:
-  explicit StreamsService(Store* store) : store_(store) {}
+  // `forwarded` (may be null: `store`) serves the calls another cluster node forwarded here
+  // (their channel's user agent starts with kForwardedUserAgent): it must not forward again.
+  explicit StreamsService(Store* store, Store* forwarded = nullptr)
+      : store_(store), forwarded_(forwarded ? forwarded : store) {}
 
   grpc::Status Append(grpc::ServerContext* ctx,
                       grpc::ServerReader<event_store::client::streams::AppendReq>* reader,
@@ -46,7 +52,10 @@ class StreamsService final
   template <class Req, class Resp>
   grpc::Status DeleteStream(grpc::ServerContext* ctx, const Req& req, Resp* resp, bool tombstone);
 
+  Store* StoreFor(const grpc::ServerContextBase* ctx) const;
+
   Store* store_;
+  Store* forwarded_;
 };
 
 }  // namespace strata::server

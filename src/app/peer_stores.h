@@ -1,0 +1,31 @@
+// PeerStores: router::Peers over client::RemoteStore, one connection per member address,
+// opened on first use and kept. Its calls carry the forwarded user agent
+// (server::kForwardedUserAgent), so the member they reach serves them itself or refuses them,
+// and never forwards them again.
+//
+// Thread-safety: StoreOf from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "client/remote_store.h"
+#include "router/router.h"
+
+namespace strata::app {
+
+class PeerStores final : public router::Peers {
+ public:
+  explicit PeerStores(std::string self) : self_(std::move(self)) {}
+  ~PeerStores() override;
+  Result<Store*> StoreOf(const router::MemberAddress& member) override;
+
+ private:
+  const std::string self_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<client::RemoteStore>> stores_;  // by address
+};
+
+}  // namespace strata::app

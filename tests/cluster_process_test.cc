@@ -1,0 +1,261 @@
+// Three `strata serve --cluster` processes on one real etcd: any member answers every request
+// (forwarding to the partition's owner), errors come back unchanged through a hop, a stream
+// subscription on one member sees appends made through another, and a SIGKILLed member's
+// partitions wait for it (their data is on its disk) and come back, every acknowledged event
+// intact, when it restarts on its data.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "client/remote_store.h"
+#include "model/partition.h"
+#include "router/cluster_view.h"
+#include "router/etcd/etcd_client.h"
+#include "serve_fixture.h"
+
+namespace strata {
+namespace {
+
+using namespace std::chrono_literals;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+EventData Ev(int i) {
+  EventData e;
+  e.event_id = Uuid::Random();
+  e.type = "Placed";
+  e.data = "{\"i\":" + std::to_string(i) + "}";
+  return e;
+}
+
+struct Node {
+  std::string id;
+  int port = 0;
+  std::string dir;
+  std::unique_ptr<testing::Server> server;
+  std::unique_ptr<client::RemoteStore> client;
+};
+
+class ClusterProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* url = std::getenv("STRATA_ETCD");
+    if (!url || !*url) {
+      GTEST_SKIP() << "no etcd: STRATA_ETCD is unset (scripts/test.sh starts one with "
+                      "scripts/etcd.sh)";
+    }
+    etcd_url_ = url;
+    auto eps = router::etcd::ParseEtcdUrl(url);
+    ASSERT_TRUE(eps);
+    auto etcd = router::etcd::EtcdClient::Create({*eps, 2000ms});
+    ASSERT_TRUE(etcd);
+    etcd_ = std::move(*etcd);
+    name_ = "proc-" + std::to_string(std::random_device{}() % 1000000000u);
+    for (const char* id : {"a", "b", "c"}) {
+      Node n;
+      n.id = id;
+      n.port = FreePort();
+      n.dir = (std::filesystem::temp_directory_path() / ("strata-cluster-" + name_ + "-" + id))
+                  .string();
+      nodes_.push_back(std::move(n));
+    }
+    for (auto& n : nodes_) Start(n, /*fresh=*/true);
+  }
+  void TearDown() override {
+    for (auto& n : nodes_) {
+      n.client.reset();
+      n.server.reset();
+    }
+    if (etcd_) IgnoreError(etcd_->Delete("/strata/" + name_ + "/", /*prefix=*/true));
+  }
+
+  void Start(Node& n, bool fresh) {
+    n.server = std::make_unique<testing::Server>(
+        std::vector<std::string>{"--grpc-port", std::to_string(n.port), "--cluster", etcd_url_,
+                                 "--cluster-name", name_, "--node-id", n.id, "--lease-seconds", "3",
+                                 "--cold", "none"},
+        n.dir, fresh);
+    ASSERT_EQ(n.server->port(), n.port) << "member " << n.id << " did not start";
+    client::RemoteOptions o;
+    o.target = n.server->target();
+    auto c = client::ConnectStore(o);
+    ASSERT_TRUE(c) << c.error().ToString();
+    n.client = std::move(*c);
+  }
+
+  router::ClusterView View() {
+    auto v = router::ReadClusterView(*etcd_, router::ClusterKeys(name_), 64);
+    EXPECT_TRUE(v) << v.error().ToString();
+    return v ? *v : router::ClusterView{};
+  }
+
+  // Waits until every partition has its desired owner and each member owns at least `min`.
+  bool WaitBalanced(uint32_t min, std::chrono::seconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      auto v = View();
+      std::map<std::string, uint32_t> owned;
+      uint32_t total = 0;
+      for (const auto& o : v.owners) {
+        if (o) ++owned[o->node], ++total;
+      }
+      bool ok = total == 64;
+      for (const auto& n : nodes_) ok = ok && owned[n.id] >= min;
+      for (uint32_t p = 0; p < 64 && ok; ++p) {  // settled: nothing still moving
+        ok = v.desired[p].empty() || v.owners[p]->node == v.desired[p];
+      }
+      if (ok) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  std::string etcd_url_, name_;
+  std::unique_ptr<router::etcd::EtcdClient> etcd_;
+  std::vector<Node> nodes_;
+};
+
+TEST_F(ClusterProcess, AnyMemberServesEveryStreamAndADeadMembersStreamsComeBackWithIt) {
+  ASSERT_TRUE(WaitBalanced(20, 30s)) << "the members did not share the partitions";
+  // 120 streams of 3 events, all appended through a; every one readable through b and c.
+  std::map<std::string, std::vector<Uuid>> acked;
+  for (int s = 0; s < 120; ++s) {
+    const std::string stream = "order-" + std::to_string(s);
+    std::vector<EventData> events{Ev(0), Ev(1), Ev(2)};
+    auto r = nodes_[0].client->Append(
+        {.stream = stream, .expected = ExpectedRevision::NoStream(), .events = events});
+    ASSERT_TRUE(r) << stream << ": " << r.error().ToString();
+    EXPECT_EQ(r->last_revision.value(), 2u);
+    for (const auto& e : events) acked[stream].push_back(e.event_id);
+  }
+  for (auto* reader : {nodes_[1].client.get(), nodes_[2].client.get()}) {
+    for (const auto& [stream, ids] : acked) {
+      auto r = reader->ReadStream({.stream = stream});
+      ASSERT_TRUE(r) << stream << ": " << r.error().ToString();
+      ASSERT_EQ(r->events.size(), 3u) << stream;
+      for (size_t i = 0; i < 3; ++i) EXPECT_EQ(r->events[i].event_id, ids[i]) << stream;
+    }
+  }
+  // The engine's errors come back through the hop unchanged.
+  auto wrong = nodes_[1].client->Append(
+      {.stream = "order-7", .expected = ExpectedRevision::NoStream(), .events = {Ev(9)}});
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kWrongExpectedRevision);
+  EXPECT_EQ(wrong.error().actual_revision, std::optional<uint64_t>(2));
+  // Every partition that got data is pinned to the member that wrote it.
+  auto v = View();
+  for (const auto& [stream, ids] : acked) {
+    const uint32_t p = PartitionOf(stream, 64);
+    ASSERT_TRUE(v.owners[p]);
+    EXPECT_EQ(v.written[p], v.owners[p]->node) << stream;
+  }
+
+  // c dies without leaving. Its streams wait (their data is on its disk); the others go on.
+  nodes_[2].client.reset();
+  nodes_[2].server->KeepData();
+  nodes_[2].server->Stop(SIGKILL);
+  std::this_thread::sleep_for(5s);  // past the 3 s lease
+  v = View();
+  std::string on_c, elsewhere;
+  for (const auto& [stream, ids] : acked) {
+    const uint32_t p = PartitionOf(stream, 64);
+    if (v.written[p] == "c" && on_c.empty()) on_c = stream;
+    if (v.written[p] != "c" && elsewhere.empty()) elsewhere = stream;
+  }
+  ASSERT_FALSE(on_c.empty());
+  auto waiting = nodes_[0].client->ReadStream({.stream = on_c});
+  ASSERT_FALSE(waiting);
+  EXPECT_EQ(waiting.error().code(), ErrorCode::kUnavailable) << waiting.error().ToString();
+  EXPECT_NE(waiting.error().message().find("'c', which is down"), std::string::npos)
+      << waiting.error().message();
+  const EventData fourth = Ev(3);
+  auto goes_on = nodes_[1].client->Append(
+      {.stream = elsewhere, .expected = ExpectedRevision::Exact(Revision(2)), .events = {fourth}});
+  ASSERT_TRUE(goes_on) << goes_on.error().ToString();
+  EXPECT_EQ(goes_on->first_revision.value(), 3u);
+  acked[elsewhere].push_back(fourth.event_id);
+
+  // c restarts on its data: it takes its partitions back, and every acknowledged event is there.
+  Start(nodes_[2], /*fresh=*/false);
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  bool back = false;
+  while (!back && std::chrono::steady_clock::now() < until) {
+    back = nodes_[0].client->ReadStream({.stream = on_c}).has_value();
+    if (!back) std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(back) << "c's streams did not come back";
+  for (auto& n : nodes_) {
+    for (const auto& [stream, ids] : acked) {
+      auto r = n.client->ReadStream({.stream = stream});
+      ASSERT_TRUE(r) << n.id << " " << stream << ": " << r.error().ToString();
+      ASSERT_EQ(r->events.size(), ids.size()) << n.id << " " << stream;
+      for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(r->events[i].event_id, ids[i]) << stream;
+    }
+  }
+}
+
+// A subscription to a stream, opened on a member that does not own it, sees appends made
+// through a third member.
+TEST_F(ClusterProcess, AStreamSubscriptionOnAnyMemberSeesAppendsThroughAnother) {
+  ASSERT_TRUE(WaitBalanced(20, 30s));
+  auto v = View();
+  std::string stream;
+  for (int i = 0; stream.empty(); ++i) {
+    std::string s = "cart-" + std::to_string(i);
+    const auto& o = v.owners[PartitionOf(s, 64)];
+    if (o && o->node == "c") stream = s;
+  }
+  struct Collect : SubscriptionHandler {
+    std::mutex mu;
+    std::vector<Uuid> ids;
+    bool OnEvent(const RecordedEvent& e) override {
+      std::lock_guard lock(mu);
+      ids.push_back(e.event_id);
+      return true;
+    }
+  };
+  auto collect = std::make_shared<Collect>();
+  SubscribeRequest sr;
+  sr.stream = stream;
+  auto sub = nodes_[0].client->Subscribe(sr, collect);
+  ASSERT_TRUE(sub) << sub.error().ToString();
+  std::vector<Uuid> sent;
+  for (int i = 0; i < 5; ++i) {
+    EventData e = Ev(i);
+    sent.push_back(e.event_id);
+    auto r = nodes_[1].client->Append(
+        {.stream = stream, .expected = ExpectedRevision::Any(), .events = {e}});
+    ASSERT_TRUE(r) << r.error().ToString();
+  }
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    {
+      std::lock_guard lock(collect->mu);
+      if (collect->ids.size() >= sent.size()) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  std::lock_guard lock(collect->mu);
+  EXPECT_EQ(collect->ids, sent);
+}
+
+}  // namespace
+}  // namespace strata
