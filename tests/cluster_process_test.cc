@@ -17,6 +17,7 @@
 
 #include "client/remote_store.h"
 #include "model/partition.h"
+#include "process_util.h"
 #include "router/cluster_view.h"
 #include "router/etcd/etcd_client.h"
 #include "serve_fixture.h"
@@ -255,6 +256,21 @@ TEST_F(ClusterProcess, AStreamSubscriptionOnAnyMemberSeesAppendsThroughAnother) 
   }
   std::lock_guard lock(collect->mu);
   EXPECT_EQ(collect->ids, sent);
+}
+
+// The official Node client with a `kurrentdb+discover://` string of the three members.
+TEST_F(ClusterProcess, TheOfficialClientDiscoversTheMembersAndReachesEveryStream) {
+  ASSERT_TRUE(WaitBalanced(20, 30s));
+  if (std::string(STRATA_NODE).empty()) GTEST_SKIP() << "node is not installed (scripts/setup.sh)";
+  std::string seeds;
+  for (const auto& n : nodes_) seeds += (seeds.empty() ? "" : ",") + n.server->target();
+  std::string out;
+  const int rc = testing::RunCommand(std::string(STRATA_NODE) + " " + STRATA_COMPAT_DIR +
+                                         "/cluster-discover.mjs 'kurrentdb+discover://" + seeds +
+                                         "?tls=false' 40",
+                                     &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("ok 40/40"), std::string::npos) << out;
 }
 
 }  // namespace
