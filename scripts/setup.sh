@@ -16,6 +16,8 @@ PACKAGES=(
   universal-ctags
   # The cold tier (src/objstore): S3 over libcurl's SigV4 signing, S3's XML answers with pugixml.
   libcurl4-openssl-dev libpugixml-dev
+  # The process tests read /health and /metrics with curl.
+  curl
   # A real S3 server for the object-store contract tests: Ceph's radosgw on one monitor and one
   # memstore OSD (scripts/radosgw.sh), all on 127.0.0.1.
   radosgw ceph-mon ceph-osd ceph-common

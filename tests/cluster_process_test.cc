@@ -161,6 +161,25 @@ TEST_F(ClusterProcess, AnyMemberServesEveryStreamAndADeadMembersStreamsComeBackW
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error().code(), ErrorCode::kWrongExpectedRevision);
   EXPECT_EQ(wrong.error().actual_revision, std::optional<uint64_t>(2));
+  // a's /metrics count what it forwarded and what it served itself, and show its partitions.
+  std::string metrics;
+  ASSERT_EQ(testing::RunCommand("curl -s http://127.0.0.1:" +
+                                    std::to_string(nodes_[0].server->http_port()) + "/metrics",
+                                &metrics),
+            0);
+  auto sample = [&](const std::string& name) -> double {
+    auto at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(metrics.substr(at + name.size() + 2));
+  };
+  EXPECT_GE(sample("strata_cluster_partitions_owned"), 20);
+  EXPECT_EQ(sample("strata_cluster_lease_valid"), 1);
+  EXPECT_EQ(sample("strata_cluster_members"), 3);
+  EXPECT_GT(sample("strata_cluster_forwarded_total{op=\"append\"}"), 40);  // about 2/3 of 120
+  EXPECT_GT(sample("strata_cluster_appends_served_total"), 20);            // about 1/3
+  EXPECT_EQ(sample("strata_cluster_forwarded_total{op=\"append\"}") +
+                sample("strata_cluster_appends_served_total"),
+            120);
+  EXPECT_NE(metrics.find("strata_cluster_partition_owned_seconds{partition="), std::string::npos);
   // Every partition that got data is pinned to the member that wrote it.
   auto v = View();
   for (const auto& [stream, ids] : acked) {

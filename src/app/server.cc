@@ -145,7 +145,9 @@ Result<std::unique_ptr<Server>> Server::Start(ServerConfig config, Say say) {
   auto grpc = server::GrpcServer::Start(p->router.get(), p->store.get(), go);
   if (!grpc) return grpc.error();
   p->grpc = std::move(*grpc);
-  auto http = server::HttpServer::Start(p->store.get(), c.host, c.http_port, p->projections.get());
+  server::ClusterMetricsSource cluster{p->router.get(), p->cluster};
+  auto http = server::HttpServer::Start(p->store.get(), c.host, c.http_port, p->projections.get(),
+                                        p->cluster ? &cluster : nullptr);
   if (!http) return http.error();
   p->http = std::move(*http);
   p->http->SetReady(true);

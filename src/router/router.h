@@ -15,6 +15,7 @@
 // outlive it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 #include "router/ownership.h"
@@ -29,6 +30,16 @@ class Peers {
   virtual ~Peers() = default;
   // A Store that reaches `member`, or kUnavailable. Valid until the Peers object goes.
   virtual Result<Store*> StoreOf(const MemberAddress& member) = 0;
+};
+
+// What a cluster member's router did (counted only when ownership may change: a single node's
+// router counts nothing, so its append path is as it was).
+struct RouterStats {
+  uint64_t served_appends = 0;  // appends served by this member as the owner
+  uint64_t forwarded_appends = 0, forwarded_deletes = 0, forwarded_reads = 0,
+           forwarded_subscriptions = 0;
+  uint64_t unknown_outcomes = 0;  // writes not acknowledged: the partition changed hands
+  uint64_t move_waits = 0;        // requests that waited for a partition's new owner
 };
 
 class Router : public Store {
@@ -59,12 +70,20 @@ class Router : public Store {
   Result<Route> RouteOf(std::string_view stream);
   static constexpr std::chrono::milliseconds kMoveWait{1500};
 
+  RouterStats Stats() const;
+
  private:
   Error LostOwnership(const Route& route, std::string_view stream) const;
+
+  void Count(std::atomic<uint64_t>& counter) {
+    if (ownership_->MayChange()) counter.fetch_add(1, std::memory_order_relaxed);
+  }
 
   Store* local_;
   Ownership* ownership_;
   Peers* peers_;
+  std::atomic<uint64_t> served_appends_{0}, forwarded_appends_{0}, forwarded_deletes_{0},
+      forwarded_reads_{0}, forwarded_subscriptions_{0}, unknown_outcomes_{0}, move_waits_{0};
 };
 
 }  // namespace strata::router

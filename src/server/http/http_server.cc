@@ -200,6 +200,61 @@ std::string PrometheusText(StoreOperations& store) {
   return m.Take();
 }
 
+std::string ClusterPrometheusText(const ClusterMetricsSource& c) {
+  MetricsText m;
+  if (c.ownership) {
+    const router::OwnershipStats o = c.ownership->Stats();
+    m.Single("strata_cluster_partitions_owned", "gauge",
+             "Partitions this member serves now (0 while its lease is not valid).", o.owned);
+    m.Single("strata_cluster_lease_valid", "gauge",
+             "1 while this member's etcd lease is valid by its own (conservative) clock.",
+             o.lease_valid ? 1 : 0);
+    m.Single("strata_cluster_balancer", "gauge", "1 when this member runs the balancer.",
+             o.balancer ? 1 : 0);
+    m.Single("strata_cluster_partitions_acquired_total", "counter",
+             "Partitions this member took (one etcd transaction each).", o.acquired);
+    m.Single("strata_cluster_partitions_released_total", "counter",
+             "Partitions this member gave up to the balancer's choice.", o.released);
+    m.Single("strata_cluster_partitions_lost_total", "counter",
+             "Partitions this member lost with its lease.", o.lost);
+    m.Single("strata_cluster_lease_renew_failures_total", "counter",
+             "Lease renewals that did not reach etcd.", o.renew_failures);
+    const router::ClusterView v = c.ownership->View();
+    m.Single("strata_cluster_members", "gauge", "Live members in etcd.", v.members.size());
+    m.Family("strata_cluster_partition_owned_seconds", "gauge",
+             "How long this member has owned each partition it serves (ownership age).");
+    const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    for (uint32_t p = 0; p < v.owners.size(); ++p) {
+      const auto& owner = v.owners[p];
+      if (!owner || owner->node != c.ownership->self() || owner->since_us <= 0) continue;
+      m.Line(fmt::format("strata_cluster_partition_owned_seconds{{partition=\"{}\"}} {:.1f}\n", p,
+                         static_cast<double>(now_us - owner->since_us) / 1e6));
+    }
+  }
+  if (c.router) {
+    const router::RouterStats r = c.router->Stats();
+    m.Single("strata_cluster_appends_served_total", "counter",
+             "Appends this member served as the partition's owner.", r.served_appends);
+    m.Family("strata_cluster_forwarded_total", "counter",
+             "Requests this member forwarded to the partition's owner.");
+    m.Line(
+        fmt::format("strata_cluster_forwarded_total{{op=\"append\"}} {}\n", r.forwarded_appends));
+    m.Line(
+        fmt::format("strata_cluster_forwarded_total{{op=\"delete\"}} {}\n", r.forwarded_deletes));
+    m.Line(fmt::format("strata_cluster_forwarded_total{{op=\"read\"}} {}\n", r.forwarded_reads));
+    m.Line(fmt::format("strata_cluster_forwarded_total{{op=\"subscribe\"}} {}\n",
+                       r.forwarded_subscriptions));
+    m.Single("strata_cluster_unknown_outcomes_total", "counter",
+             "Writes not acknowledged because the partition changed hands while they ran.",
+             r.unknown_outcomes);
+    m.Single("strata_cluster_move_waits_total", "counter",
+             "Requests that waited for a moving partition's new owner.", r.move_waits);
+  }
+  return m.Take();
+}
+
 struct HttpServer::Rep {
   httplib::Server http;
   std::thread thread;
@@ -267,7 +322,8 @@ HttpServer::~HttpServer() { Stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(StoreOperations* store,
                                                       const std::string& host, int port,
-                                                      projection::ProjectionRuntime* projections) {
+                                                      projection::ProjectionRuntime* projections,
+                                                      const ClusterMetricsSource* cluster) {
   auto rep = std::make_unique<Rep>();
   Rep* r = rep.get();
   // Ready means ready for the whole API: a store that refuses appends (a full or failing disk)
@@ -293,9 +349,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(StoreOperations* store,
   r->http.Get("/health/live", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"live\":true}\n", "application/json");
   });
-  r->http.Get("/metrics", [store, projections](const httplib::Request&, httplib::Response& res) {
+  const ClusterMetricsSource cluster_source = cluster ? *cluster : ClusterMetricsSource{};
+  r->http.Get("/metrics", [store, projections, cluster_source](const httplib::Request&,
+                                                               httplib::Response& res) {
     std::string text = PrometheusText(*store);
     if (projections) text += projections->Metrics();
+    if (cluster_source.ownership || cluster_source.router) {
+      text += ClusterPrometheusText(cluster_source);
+    }
     res.set_content(text, "text/plain; version=0.0.4");
   });
   if (projections) AddProjectionRoutes(r->http, *projections);

@@ -9,16 +9,27 @@
 
 #include "base/error.h"
 #include "projection/runtime.h"
+#include "router/cluster_ownership.h"
+#include "router/router.h"
 #include "storage/operations.h"
 
 namespace strata::server {
 
+// What a cluster member adds to /metrics. Both outlive the server.
+struct ClusterMetricsSource {
+  const router::Router* router = nullptr;
+  const router::ClusterOwnership* ownership = nullptr;
+};
+
 class HttpServer {
  public:
   // port 0: any free port.
+  // `cluster` (a cluster member; may be null): its router's and ownership's figures join
+  // /metrics.
   static Result<std::unique_ptr<HttpServer>> Start(
       StoreOperations* store, const std::string& host, int port,
-      projection::ProjectionRuntime* projections = nullptr);
+      projection::ProjectionRuntime* projections = nullptr,
+      const ClusterMetricsSource* cluster = nullptr);
   ~HttpServer();
   int port() const;
   void SetReady(bool ready);  // readiness: false while starting or shutting down
@@ -32,5 +43,7 @@ class HttpServer {
 
 // The store's figures in Prometheus text exposition format.
 std::string PrometheusText(StoreOperations& store);
+// A cluster member's figures (partitions, lease, moves, forwarding), same format.
+std::string ClusterPrometheusText(const ClusterMetricsSource& cluster);
 
 }  // namespace strata::server
