@@ -9,6 +9,9 @@
 #   bash scripts/etcd.sh kill-leader DIR        SIGKILLs the current leader (etcd failure tests);
 #                                               prints its member index
 #   bash scripts/etcd.sh stop-member DIR I / start-member DIR I   stop (SIGTERM) or restart member I
+#   bash scripts/etcd.sh pause DIR / resume DIR  SIGSTOP / SIGCONT every member: etcd unavailable
+#                         (calls hang, as behind a partition) without a restart, which in etcd 3.4
+#                         can take half a minute before a member listens again
 #
 # Nothing outside DIR is touched. Members use distinct client, peer and metrics ports, so several
 # clusters in different DIRs can run side by side.
@@ -92,6 +95,7 @@ stop_pid() {
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
   if kill -0 "$pid" 2> /dev/null; then
+    kill -CONT "$pid" 2> /dev/null || true # a paused member would not act on SIGTERM
     kill "$pid" 2> /dev/null || true
     for _ in $(seq 1 $((STOP_TIMEOUT * 10))); do
       kill -0 "$pid" 2> /dev/null || break
@@ -129,7 +133,7 @@ cmd_kill_leader() {
   die "no leader found"
 }
 
-[ $# -ge 2 ] || die "usage: $0 start|stop|kill-leader|stop-member|start-member DIR [ARG]"
+[ $# -ge 2 ] || die "usage: $0 start|stop|kill-leader|stop-member|start-member|pause|resume DIR [ARG]"
 CMD=$1
 DIR=$2
 shift 2
@@ -138,6 +142,11 @@ case "$CMD" in
   stop) cmd_stop ;;
   kill-leader) cmd_kill_leader ;;
   stop-member) stop_pid "$DIR/m$1.pid" ;;
+  pause | resume)
+    for f in "$DIR"/m*.pid; do
+      [ -e "$f" ] && kill "-$([ "$CMD" = pause ] && echo STOP || echo CONT)" "$(cat "$f")"
+    done
+    ;;
   start-member) start_member "$1" ;;
   *) die "unknown command $CMD" ;;
 esac
