@@ -180,6 +180,26 @@ TEST_F(ClusterProcess, AnyMemberServesEveryStreamAndADeadMembersStreamsComeBackW
                 sample("strata_cluster_appends_served_total"),
             120);
   EXPECT_NE(metrics.find("strata_cluster_partition_owned_seconds{partition="), std::string::npos);
+  // An append forwarded to a reaches the router that does not forward (not a's client-facing one,
+  // whose counts stay as they were): a stale view there could otherwise send it back.
+  std::string on_a;
+  const auto owners = View().owners;
+  ASSERT_EQ(owners.size(), 64u);
+  for (int i = 0; on_a.empty() && i < 10000; ++i) {
+    const std::string s = "fwd-" + std::to_string(i);
+    const auto& o = owners[PartitionOf(s, 64)];
+    if (o && o->node == "a") on_a = s;
+  }
+  ASSERT_FALSE(on_a.empty()) << "a owns no partition";
+  const double served_before = sample("strata_cluster_appends_served_total");
+  ASSERT_TRUE(nodes_[1].client->Append(
+      {.stream = on_a, .expected = ExpectedRevision::NoStream(), .events = {Ev(0)}}));
+  metrics.clear();
+  ASSERT_EQ(testing::RunCommand("curl -s http://127.0.0.1:" +
+                                    std::to_string(nodes_[0].server->http_port()) + "/metrics",
+                                &metrics),
+            0);
+  EXPECT_EQ(sample("strata_cluster_appends_served_total"), served_before);
   // Every partition that got data is pinned to the member that wrote it.
   auto v = View();
   for (const auto& [stream, ids] : acked) {

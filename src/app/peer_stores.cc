@@ -32,7 +32,7 @@ Result<Store*> PeerStores::StoreOf(const router::MemberAddress& member) {
   client::RemoteOptions o;
   o.target = member.advertise;
   o.connect_timeout = std::chrono::milliseconds(2000);
-  o.user_agent = std::string(server::kForwardedUserAgent) + "/" + self_;
+  o.forwarded_by = std::string(server::kForwardedAuthority);
   auto store = client::ConnectStore(o);
   std::lock_guard lock(mu_);
   if (!store) {

@@ -1,8 +1,8 @@
 // PeerStores: router::Peers over client::RemoteStore, one connection per member address,
 // opened on first use and kept (gRPC reconnects it when the member restarts); a member that
-// cannot be reached is not tried again for a second. Its calls carry the forwarded user agent
-// (server::kForwardedUserAgent), so the member they reach serves them itself or refuses them,
-// and never forwards them again.
+// cannot be reached is not tried again for a second. Its calls carry the forwarding marker
+// (their :authority is server::kForwardedAuthority), so the member they reach serves them itself or
+// refuses them, and never forwards them again.
 //
 // Thread-safety: StoreOf from any thread.
 #pragma once

@@ -725,8 +725,9 @@ Result<std::unique_ptr<RemoteStore>> ConnectStore(const RemoteOptions& options) 
     args.SetMaxSendMessageSize(64 << 20);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one TCP connection per channel
     args.SetInt("strata.connection", static_cast<int>(i));
-    if (!options.user_agent.empty()) {
-      args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, options.user_agent);
+    if (!options.forwarded_by.empty()) {
+      args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, options.forwarded_by);
+      args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, options.forwarded_by);
     }
     auto ch = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
     if (!ch->WaitForConnected(deadline)) {

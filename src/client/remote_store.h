@@ -32,8 +32,9 @@ struct RemoteOptions {
   std::string target = "127.0.0.1:2113";  // host:port of `strata serve`
   uint32_t connections = 1;               // TCP connections; appends are spread over them
   std::chrono::milliseconds connect_timeout{5000};
-  // Sent first in every call's user agent (a cluster node forwarding: server/grpc says which).
-  std::string user_agent;
+  // A cluster member forwarding: sent as every call's :authority and first in its user agent
+  // (server/grpc tells forwarded calls by it).
+  std::string forwarded_by;
 };
 
 // The event API and the operations of a running server.

@@ -22,12 +22,11 @@ bool StructuredIds(const Options& o) {
 
 Store* StreamsService::StoreFor(const grpc::ServerContextBase* ctx) const {
   if (forwarded_ == store_) return store_;
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("user-agent");
-  if (it == md.end()) return store_;
-  std::string_view agent(it->second.data(), it->second.size());
-  return agent.substr(0, sizeof(kForwardedUserAgent) - 1) == kForwardedUserAgent ? forwarded_
-                                                                                 : store_;
+  // A forwarding member's channel names kForwardedAuthority as its :authority: a channel-wide
+  // marker, so every call on it carries it (gRPC 1.51 does not show a server the user agent).
+  const grpc::string_ref authority = ctx->ExperimentalGetAuthority();
+  const std::string_view a(authority.data(), authority.size());
+  return a.substr(0, sizeof(kForwardedAuthority) - 1) == kForwardedAuthority ? forwarded_ : store_;
 }
 
 grpc::Status StreamsService::Append(grpc::ServerContext* ctx,

@@ -8,15 +8,15 @@
 
 namespace strata::server {
 
-// The primary user agent of the channels a cluster node forwards requests over.
-inline constexpr char kForwardedUserAgent[] = "strata-forward";
+// The :authority of the channels a cluster member forwards requests over.
+inline constexpr char kForwardedAuthority[] = "strata-forward";
 
 class StreamsService final
     : public event_store::client::streams::Streams::WithCallbackMethod_BatchAppend<
           event_store::client::streams::Streams::Service> {
  public:
-  // `forwarded` (may be null: `store`) serves the calls another cluster node forwarded here
-  // (their channel's user agent starts with kForwardedUserAgent): it must not forward again.
+  // `forwarded` (may be null: `store`) serves the calls another cluster member forwarded here
+  // (their channel's :authority starts with kForwardedAuthority): it must not forward again.
   explicit StreamsService(Store* store, Store* forwarded = nullptr)
       : store_(store), forwarded_(forwarded ? forwarded : store) {}
 
