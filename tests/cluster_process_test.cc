@@ -1,8 +1,8 @@
 // Three `strata serve --cluster` processes on one real etcd: any member answers every request
 // (forwarding to the partition's owner), errors come back unchanged through a hop, a stream
-// subscription on one member sees appends made through another, and a SIGKILLed member's
-// partitions wait for it (their data is on its disk) and come back, every acknowledged event
-// intact, when it restarts on its data.
+// subscription on one member sees appends made through another, and a SIGKILLed member whose
+// disk is lost too comes back from the object store (its appends were acknowledged only once in
+// its object-store WAL) with every acknowledged event.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "client/remote_store.h"
@@ -88,11 +89,21 @@ class ClusterProcess : public ::testing::Test {
     if (etcd_) IgnoreError(etcd_->Delete("/strata/" + name_ + "/", /*prefix=*/true));
   }
 
+  // Each member's cold tier, where its object-store WAL goes (serve --cluster acknowledges an
+  // append once it is there): a prefix in radosgw's bucket, else a directory.
+  std::string ColdUrl(const Node& n) {
+    const char* bucket = std::getenv("STRATA_TEST_S3_BUCKET");
+    if (bucket && std::getenv("AWS_ENDPOINT_URL")) {
+      return "s3://" + std::string(bucket) + "/" + name_ + "-" + n.id;
+    }
+    return "file://" + n.dir + "-cold";
+  }
+
   void Start(Node& n, bool fresh) {
     n.server = std::make_unique<testing::Server>(
         std::vector<std::string>{"--grpc-port", std::to_string(n.port), "--cluster", etcd_url_,
                                  "--cluster-name", name_, "--node-id", n.id, "--lease-seconds", "3",
-                                 "--cold", "none"},
+                                 "--cold", ColdUrl(n)},
         n.dir, fresh);
     ASSERT_EQ(n.server->port(), n.port) << "member " << n.id << " did not start";
     client::RemoteOptions o;
@@ -208,10 +219,12 @@ TEST_F(ClusterProcess, AnyMemberServesEveryStreamAndADeadMembersStreamsComeBackW
     EXPECT_EQ(v.written[p], v.owners[p]->node) << stream;
   }
 
-  // c dies without leaving. Its streams wait (their data is on its disk); the others go on.
+  // c dies without leaving, and its disk with it. Its streams wait (they were c's); the others
+  // go on.
   nodes_[2].client.reset();
-  nodes_[2].server->KeepData();
+  nodes_[2].server->KeepData();  // the fixture would remove a file:// cold tier with it
   nodes_[2].server->Stop(SIGKILL);
+  std::filesystem::remove_all(nodes_[2].dir);
   std::this_thread::sleep_for(5s);  // past the 3 s lease
   v = View();
   std::string on_c, elsewhere;
@@ -233,8 +246,14 @@ TEST_F(ClusterProcess, AnyMemberServesEveryStreamAndADeadMembersStreamsComeBackW
   EXPECT_EQ(goes_on->first_revision.value(), 3u);
   acked[elsewhere].push_back(fourth.event_id);
 
-  // c restarts on its data: it takes its partitions back, and every acknowledged event is there.
-  Start(nodes_[2], /*fresh=*/false);
+  // c comes back on an empty disk: it restores itself from its cold tier (segments and the
+  // object-store WAL) and takes its partitions back; every acknowledged event is there.
+  Start(nodes_[2], /*fresh=*/true);
+  std::smatch restored;
+  ASSERT_TRUE(std::regex_search(nodes_[2].server->banner(), restored,
+                                std::regex("and (\\d+) records of the object-store WAL")))
+      << nodes_[2].server->banner();
+  EXPECT_GT(std::stoi(restored[1]), 0) << "nothing came from the WAL";
   const auto until = std::chrono::steady_clock::now() + 30s;
   bool back = false;
   while (!back && std::chrono::steady_clock::now() < until) {

@@ -58,6 +58,7 @@ class Server {
       out.append(buf, got);
     }
     close(fds[0]);
+    banner_ = out;
     if (std::regex_search(out, grpc, std::regex("on 127\\.0\\.0\\.1:(\\d+)"))) {
       port_ = std::stoi(grpc[1]);
     }
@@ -72,6 +73,8 @@ class Server {
   }
   // Leave the data directory for a server started on it later.
   void KeepData() { keep_ = true; }
+  // What the server printed up to its banner (restore messages, the banner itself).
+  const std::string& banner() const { return banner_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   int http_port() const { return http_port_; }
@@ -102,6 +105,7 @@ class Server {
   int http_port_ = 0;
   int exit_status_ = 0;
   bool keep_ = false;
+  std::string banner_;
 };
 
 }  // namespace strata::testing

@@ -86,9 +86,11 @@ Status RestoreIfEmpty(const StoreOptions& options, const Server::Say& say) {
   ro.data_dir = options.data_dir;
   auto r = RestoreStore(ro);
   if (!r) return r.error();
-  say(fmt::format("strata: restored {} ({} bytes) and {} archived segments ({} events) in {:.1f} s",
+  say(
+      fmt::format("strata: restored {} ({} bytes), {} archived segments ({} events) and {} "
+                  "records of the object-store WAL ({} objects) in {:.1f} s",
                   r->snapshot.empty() ? std::string("no snapshot") : "snapshot " + r->snapshot,
-                  r->bytes, r->segments, r->events, r->seconds));
+                  r->bytes, r->segments, r->events, r->wal_events, r->wal_objects, r->seconds));
   return OkStatus();
 }
 

@@ -50,6 +50,13 @@ Result<StoreOptions> ToStoreOptions(const StoreConfig& c) {
   o.cold.block_cache_bytes = c.cold_cache_mb << 20;
   o.cold.zstd_level = c.cold_zstd_level;
   o.cold.export_threads = c.archive_threads;
+  o.cold.wal = c.durability == "object-store";
+  o.cold.wal_interval = std::chrono::milliseconds(c.wal_interval_ms);
+  if (o.cold.wal && o.cold.url.rfind("s3://", 0) != 0 && o.cold.url.rfind("file://", 0) != 0) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "--durability object-store needs a cold tier to write its WAL to: give --cold "
+                 "s3://BUCKET/PREFIX");
+  }
   STRATA_TRY(o.Validate());
   return o;
 }

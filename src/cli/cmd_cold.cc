@@ -272,6 +272,8 @@ int RestoreCmd(ColdFlags& f) {
                                  {"files", r->files},
                                  {"segments", r->segments},
                                  {"events", r->events},
+                                 {"wal_objects", r->wal_objects},
+                                 {"wal_events", r->wal_events},
                                  {"download_seconds", r->seconds},
                                  {"open_seconds", open_s},
                                  {"seconds", total},
@@ -281,12 +283,13 @@ int RestoreCmd(ColdFlags& f) {
     return 0;
   }
   std::cout << fmt::format(
-      "restored {} into {}: {} ({} files), {} archived segments after it ({} events); "
-      "{:.1f} s to download and copy, {:.1f} s to open; next position {}\n",
+      "restored {} into {}: {} ({} files), {} archived segments after it ({} events), {} "
+      "records of the object-store WAL after those; {:.1f} s to download and copy, {:.1f} s to "
+      "open; next position {}\n",
       r->snapshot.empty() ? std::string("from segments only (no snapshot)")
                           : "snapshot " + r->snapshot,
       options->data_dir, Bytes(static_cast<double>(r->bytes)), r->files, r->segments, r->events,
-      r->seconds, open_s, watermark.value());
+      r->wal_events, r->seconds, open_s, watermark.value());
   std::cout << "start it with: strata serve --data " << options->data_dir << " --cold " << f.from
             << "\n";
   return 0;

@@ -102,7 +102,13 @@ void RegisterServe(CLI::App& app, int& exit_code) {
       ->group(cold_group)
       ->capture_default_str();
   RegisterClusterFlags(cmd, f->server.cluster);
-  cmd->callback([f, &exit_code] { exit_code = Run(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    // In a cluster, acknowledged means it survives the loss of the node and its disk.
+    if (!f->server.cluster.etcd.empty() && cmd->count("--durability") == 0) {
+      f->store.durability = "object-store";
+    }
+    exit_code = Run(*f);
+  });
 }
 
 }  // namespace strata::cli

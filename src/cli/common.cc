@@ -101,8 +101,16 @@ void StoreFlags::Register(CLI::App* cmd) {
   cmd->add_option("--shards", shards,
                   "Shards for a new store (default 4); an existing store keeps its own");
   cmd->add_option("--durability", durability,
-                  "sync: acknowledge after fsync; async: after write(2), fsync every 100 ms")
-      ->check(CLI::IsMember({"sync", "async"}))
+                  "sync: acknowledge after fsync; async: after write(2), fsync every 100 ms; "
+                  "object-store: after fsync and once in a WAL object in the cold tier, so an "
+                  "acknowledged event survives the loss of the node and its disk (docs/wal.md; "
+                  "the default of serve --cluster)")
+      ->check(CLI::IsMember({"sync", "async", "object-store"}))
+      ->capture_default_str();
+  cmd->add_option("--wal-interval-ms", wal_interval_ms,
+                  "With --durability object-store: the WAL's commit interval, at most one PUT "
+                  "per interval; an append waits about half of it plus one PUT")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--disk-reserve-mb", disk_reserve_mb,
                   "Free space kept on the data disk for recovery: appends are refused with "

@@ -65,6 +65,12 @@ struct StoreStats {
   std::string write_error;
   uint64_t disk_free_bytes = 0, disk_total_bytes = 0, disk_reserve_bytes = 0;
   uint64_t disk_full_refusals = 0;
+  // The object-store WAL (docs/wal.md), with cold.wal: objects, bytes and records written since
+  // open, failed PUT attempts, objects collected once archived and those still live, PUT time.
+  bool wal = false;
+  uint64_t wal_objects = 0, wal_bytes = 0, wal_events = 0, wal_put_failures = 0;
+  uint64_t wal_deleted = 0, wal_live_objects = 0;
+  LatencyHistogram::Snapshot wal_put_latency;
   std::vector<ShardStats> shards;
 };
 

@@ -86,6 +86,8 @@ class Shard final : public ShardLog {
     writer_.AttachCold(cold);  // its idempotency checks read below the warm floor too
   }
   cold::ColdShard* cold() const { return cold_; }
+  // Appends are acknowledged only once `wal` holds them too (cold/wal_writer.h). Before Start.
+  void AttachWal(cold::WalWriter* wal) { writer_.AttachWal(wal); }
   uint64_t warm_floor() const override { return warm_floor_.load(std::memory_order_acquire); }
   Status DropWarmBelow(uint64_t floor) override;
   // The rest of the ShardLog seam (storage/log/shard_log.h), for the archiver.

@@ -45,6 +45,7 @@ std::optional<Error> ShardWriter::WriteError() const {
   }
   if (blocked_.load(std::memory_order_acquire)) {
     std::lock_guard lock(block_mu_);
+    if (wal_error_) return wal_error_;
     if (writer_error_) return writer_error_;
     if (indexer_error_) return indexer_error_;
   }
@@ -52,10 +53,19 @@ std::optional<Error> ShardWriter::WriteError() const {
 }
 
 void ShardWriter::Block(Blocker who, const Error& e) {
-  if (disk_) disk_->ReportFailure(e);
+  if (disk_ && who != Blocker::kWal) disk_->ReportFailure(e);
   std::lock_guard lock(block_mu_);
+  if (who == Blocker::kWal) {
+    spdlog::error(
+        "shard {}: a group written locally did not reach the object-store WAL; appends "
+        "are refused until the store restarts: {}",
+        id_.value(), e.ToString());
+    wal_error_ = e;
+    blocked_.store(true, std::memory_order_release);
+    return;
+  }
   std::optional<Error>& slot = who == Blocker::kWriter ? writer_error_ : indexer_error_;
-  if (!writer_error_ && !indexer_error_) {
+  if (!writer_error_ && !indexer_error_ && !wal_error_) {
     spdlog::error("shard {}: {} failed, appends are refused until it can write again: {}",
                   id_.value(), who == Blocker::kWriter ? "a write" : "an index flush",
                   e.ToString());
@@ -66,10 +76,11 @@ void ShardWriter::Block(Blocker who, const Error& e) {
 
 void ShardWriter::Unblock(Blocker who) {
   std::lock_guard lock(block_mu_);
+  if (who == Blocker::kWal) return;  // for good: the local log holds records the WAL lacks
   std::optional<Error>& slot = who == Blocker::kWriter ? writer_error_ : indexer_error_;
   if (!slot) return;
   slot.reset();
-  if (!writer_error_ && !indexer_error_) {
+  if (!writer_error_ && !indexer_error_ && !wal_error_) {
     blocked_.store(false, std::memory_order_release);
     spdlog::info("shard {}: writes resumed", id_.value());
   }
@@ -251,6 +262,16 @@ bool ShardWriter::CommitGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plan
     FailGroup(ops, plans, st.error());
     return false;
   }
+  if (wal_) {
+    // Acknowledged only once in the object store too (cold/wal_writer.h).
+    const std::string_view span(records.front().second.data(), records.back().second.data() +
+                                                                   records.back().second.size() -
+                                                                   records.front().second.data());
+    if (auto st = wal_->Write(id_.value(), claim.first.value(), end - 1, span); !st) {
+      FailUnlogged(ops, plans, st.error());
+      return false;
+    }
+  }
   // Make the group visible: heads and tails first, then the ring and the watermark.
   CommitHeads(plans, now);
   PublishGroup(claim, records, now, total_events, end - 1);
@@ -269,6 +290,19 @@ void ShardWriter::FailGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans,
     } else {
       ops[i].done(e);
     }
+  }
+}
+
+void ShardWriter::FailUnlogged(std::vector<ShardOp>& ops, std::vector<Plan>& plans,
+                               const Error& e) {
+  // The records are in the local log but not in the WAL: never acknowledged, and never marked
+  // durable (readers of $all stop before them). The shard refuses writes until a restart, whose
+  // open writes the local tail to the WAL first (StoreImpl::CatchUpWal).
+  RollBack(plans);
+  Block(Blocker::kWal, e);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    ops[i].done(plans[i].state == Plan::State::kDone ? std::move(plans[i].result)
+                                                     : Result<AppendResult>(e));
   }
 }
 

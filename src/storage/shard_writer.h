@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "storage/cold/cold_tier.h"
+#include "storage/cold/wal_writer.h"
 #include "storage/disk_guard.h"
 #include "storage/hot/ring.h"
 #include "storage/operations.h"
@@ -108,6 +109,8 @@ class ShardWriter final : private ShardIndexer::Owner {
   // Idempotency checks read events below the tails from the warm tier, else from `cold` (below
   // the warm floor). Before Start.
   void AttachCold(cold::ColdShard* cold) { cold_ = cold; }
+  // Each group is acknowledged only once `wal` has it in the object store too. Before Start.
+  void AttachWal(cold::WalWriter* wal) { wal_ = wal; }
   // Starts the writer thread, publishing into `ring`.
   void Start(hot::Ring* ring);
   // Completes every queued op, then stops the writer thread. Idempotent.
@@ -189,6 +192,9 @@ class ShardWriter final : private ShardIndexer::Owner {
   // Rolls the group back, blocks the shard (kWriter) and completes every op: decided ones with
   // their result, the rest with `e`.
   void FailGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plans, const Error& e);
+  // A group written locally that the WAL did not take: rolled back, completed with `e`, and the
+  // shard blocked for good (Blocker::kWal).
+  void FailUnlogged(std::vector<ShardOp>& ops, std::vector<Plan>& plans, const Error& e);
   // Encodes the records of the planned writes into group_buffer_ (sized by the caller) at
   // consecutive positions from `first_position`; returns the position after the last.
   uint64_t EncodeGroup(std::vector<Plan>& plans, uint64_t first_position, uint64_t segment,
@@ -235,8 +241,8 @@ class ShardWriter final : private ShardIndexer::Owner {
   void EvictHeads();
 
   // ---- Write refusal. Records why writes are refused (kWriter: RocksDB writes; kIndexer: index
-  // flushes), or clears it. Writes resume when neither is set.
-  enum class Blocker : uint8_t { kWriter, kIndexer };
+  // flushes; kWal: the object-store WAL, for good), or clears it. Writes resume when none is set.
+  enum class Blocker : uint8_t { kWriter, kIndexer, kWal };
   void Block(Blocker who, const Error& e);
   void Unblock(Blocker who);
   void TryResume();  // writer thread, while blocked by kWriter
@@ -255,6 +261,7 @@ class ShardWriter final : private ShardIndexer::Owner {
   ShardIndexer* const indexer_;  // Hand, WaitForSpace, indexed_upto(), runs(), failed()
   DiskGuard* const disk_;
   cold::ColdShard* cold_ = nullptr;
+  cold::WalWriter* wal_ = nullptr;
   hot::Ring* ring_ = nullptr;
 
   // Queue (producers: any thread; consumer: the writer).
@@ -285,6 +292,7 @@ class ShardWriter final : private ShardIndexer::Owner {
   mutable std::mutex block_mu_;
   std::optional<Error> writer_error_;                      // GUARDED_BY(block_mu_)
   std::optional<Error> indexer_error_;                     // GUARDED_BY(block_mu_)
+  std::optional<Error> wal_error_;                         // GUARDED_BY(block_mu_), for good
   std::atomic<bool> blocked_{false};                       // either is set
   std::chrono::steady_clock::time_point last_resume_try_;  // writer only
 

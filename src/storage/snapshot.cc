@@ -10,14 +10,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 
+#include "base/coding.h"
 #include "env/file.h"
 #include "model/record.h"
 #include "storage/cold/cold_tier.h"
 #include "storage/cold/snapshots.h"
+#include "storage/cold/wal_format.h"
 #include "storage/store_impl.h"
 
 namespace strata {
@@ -148,8 +151,8 @@ Status CopySegment(objstore::ObjectStore& store, const SegmentInfo& s, uint64_t 
 // Archived segments after the snapshot: copy their records into each shard's warm tier. The
 // store's recovery then indexes them like any unindexed tail of the log.
 Status CopySegmentsAfter(objstore::ObjectStore& store, const cold::Layout& layout,
-                         const fs::path& data, const std::vector<uint64_t>& after,
-                         SnapshotProgress& p, const Report& report, RestoreResult& result) {
+                         const fs::path& data, std::vector<uint64_t>& after, SnapshotProgress& p,
+                         const Report& report, RestoreResult& result) {
   StoreOptions so;
   so.data_dir = data.string();
   so.shards = layout.shards;
@@ -181,8 +184,70 @@ Status CopySegmentsAfter(objstore::ObjectStore& store, const cold::Layout& layou
       p.bytes_done += s->bytes;
       ++result.segments;
     }
+    for (const SegmentInfo* s : todo) after[i] = std::max(after[i], s->last_position.value());
     STRATA_TRY((*warm)->SyncWal());
   }
+  return OkStatus();
+}
+
+// The object-store WAL (cold/wal_format.h): the records after what the snapshot and the
+// segments hold, i.e. the unsealed tail every acknowledged append of the lost store is in. The
+// ring reservation goes above every WAL object's next_position, so no position a reader of the
+// old store may have passed is handed out again.
+Status CopyWalAfter(objstore::ObjectStore& store, const cold::Layout& layout, const fs::path& data,
+                    const std::vector<uint64_t>& after, const Report& report,
+                    RestoreResult& result) {
+  auto objects = objstore::ListAll(store, cold::kWalPrefix);
+  if (!objects) return objects.error();
+  WarmOptions wo;
+  wo.memtable_budget = 256u << 20;
+  auto shared = warm::SharedResources::Create(wo);
+  std::map<uint32_t, std::unique_ptr<warm::WarmShard>> shards;
+  auto warm_of = [&](uint32_t shard) -> Result<warm::WarmShard*> {
+    auto it = shards.find(shard);
+    if (it != shards.end()) return it->second.get();
+    const fs::path db = data / cold::ShardName(shard) / "db";
+    STRATA_TRY(env::CreateDirs(db.string()));
+    auto w = warm::WarmShard::Open(db.string(), wo, /*create_if_missing=*/true, shared);
+    if (!w) return w.error();
+    return shards.emplace(shard, std::move(*w)).first->second.get();
+  };
+  uint64_t reserve = 0;
+  for (const auto& info : *objects) {
+    if (!cold::ParseWalKey(info.key)) continue;
+    report("wal");
+    auto bytes = objstore::GetString(store, info.key);
+    if (!bytes) return bytes.error();
+    auto o = cold::DecodeWalObject(*bytes, info.key);
+    if (!o) return o.error();
+    reserve = std::max(reserve, o->next_position);
+    ++result.wal_objects;
+    for (const auto& g : o->groups) {
+      if (g.shard >= layout.shards) {
+        return Error(ErrorCode::kCorruption, "WAL object " + info.key + " names shard " +
+                                                 std::to_string(g.shard) + " of a store with " +
+                                                 std::to_string(layout.shards));
+      }
+      if (g.last_position <= after[g.shard]) continue;
+      std::vector<std::pair<Position, std::string_view>> batch;
+      STRATA_TRY(cold::ForEachRecord(g.records, [&](uint64_t pos, std::string_view rec) {
+        if (pos > after[g.shard]) batch.emplace_back(Position(pos), rec);
+        return true;
+      }));
+      auto warm = warm_of(g.shard);
+      if (!warm) return warm.error();
+      STRATA_TRY((*warm)->WriteRecords(batch, /*sync=*/false));
+      result.wal_events += batch.size();
+    }
+  }
+  if (reserve > 0) {
+    auto meta = warm_of(0);
+    if (!meta) return meta.error();
+    std::string v(8, '\0');
+    PutLittle64(v.data(), reserve);
+    STRATA_TRY((*meta)->PutMeta(storage::kReservationKey, v));
+  }
+  for (auto& [_, w] : shards) STRATA_TRY(w->SyncWal());
   return OkStatus();
 }
 
@@ -226,6 +291,7 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
   }
   p = SnapshotProgress();
   STRATA_TRY(CopySegmentsAfter(store, **layout, data, after, p, report, result));
+  STRATA_TRY(CopyWalAfter(store, **layout, data, after, report, result));
   STRATA_TRY(storage::WriteStoreDescription(
       o.data_dir, {(*layout)->shards, (*layout)->partitions, /*cold_url=*/std::nullopt}));
   result.seconds =

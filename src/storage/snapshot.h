@@ -1,6 +1,8 @@
 // Restore (docs/cold-tier.md): RestoreStore rebuilds an empty data directory from the latest
 // (or a named) snapshot, then copies in the records of every archived segment after it, so the
 // store opens with every archived event; with no snapshot it rebuilds from the segments alone.
+// Last it copies the records of the object-store WAL after those (docs/wal.md), so a store that
+// ran with `cold.wal` comes back with every acknowledged event.
 // Taking, listing and pruning snapshots is the cold tier's (storage/cold/snapshots.h); they are
 // named here too for the commands and the server.
 #pragma once
@@ -25,7 +27,7 @@ struct RestoreOptions {
   objstore::S3Config s3;
   std::string data_dir;
   std::string snapshot;  // id; empty: the latest
-  // Called as work proceeds: phase "download", "segments", "done".
+  // Called as work proceeds: phase "download", "segments", "wal", "done".
   std::function<void(const SnapshotProgress&)> progress;
 };
 
@@ -33,8 +35,10 @@ struct RestoreResult {
   std::string snapshot;  // the id restored, empty when rebuilt from segments only
   uint64_t bytes = 0;    // downloaded snapshot bytes
   uint32_t files = 0;
-  uint64_t segments = 0;  // archived segments copied in after the snapshot
-  uint64_t events = 0;    // their events
+  uint64_t segments = 0;     // archived segments copied in after the snapshot
+  uint64_t events = 0;       // their events
+  uint64_t wal_objects = 0;  // object-store WAL objects read (docs/wal.md)
+  uint64_t wal_events = 0;   // records copied from them: the tail after the segments
   double seconds = 0;
 };
 

@@ -59,6 +59,12 @@ Status StoreOptions::Validate() const {
   if (segment_max_age.count() < 1000) return bad("segment seconds must be at least 0.001");
   if (segment_max_bytes < (1u << 20)) return bad("segment size must be at least 1 MiB");
   if (cold.local_retention.count() < 0) return bad("local retention must not be negative");
+  if (cold.wal && cold.url.empty() && !cold.store) {
+    return bad("the object-store WAL needs a cold tier: give --cold s3://BUCKET/PREFIX");
+  }
+  if (cold.wal_interval.count() < 1 || cold.wal_interval.count() > 1000) {
+    return bad("the WAL interval must be between 1 and 1000 ms");
+  }
   if (cold.upload_part_bytes < objstore::kMinPartSize) {
     return bad("upload part size must be at least 5 MiB (S3's smallest part)");
   }
@@ -123,7 +129,10 @@ Status StoreImpl::Close() {
     subs_cv_.wait(sl, [&] { return subs_.empty(); });
   }
   for (auto& a : archivers_) a->Stop();
+  // The shards' last groups still go through the WAL; a PUT failing past its grace gives up.
+  if (wal_) wal_->BeginClose();
   for (auto& s : shards_) s->Stop();
+  if (wal_) wal_->Stop();
   // After the shards: what they acknowledged last is indexed and flushed too.
   if (index_streams_) index_streams_->Stop();
   { std::lock_guard al(async_mu_); }
@@ -478,6 +487,17 @@ StoreStats StoreImpl::Stats() {
   s.appended_events = appended_events_.load(std::memory_order_relaxed);
   s.appended_bytes = appended_bytes_.load(std::memory_order_relaxed);
   s.append_latency = append_latency_.Read();
+  if (wal_) {
+    const cold::WalStats w = wal_->Stats();
+    s.wal = true;
+    s.wal_objects = w.objects;
+    s.wal_bytes = w.bytes;
+    s.wal_events = w.events;
+    s.wal_put_failures = w.put_failures;
+    s.wal_deleted = w.deleted;
+    s.wal_live_objects = w.live_objects;
+    s.wal_put_latency = w.put_latency;
+  }
   {
     std::lock_guard lock(subs_mu_);
     s.subscriptions = subs_.size();

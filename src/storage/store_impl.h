@@ -14,6 +14,7 @@
 #include "objstore/object_store.h"
 #include "storage/cold/archiver.h"
 #include "storage/cold/cold_tier.h"
+#include "storage/cold/wal_writer.h"
 #include "storage/hot/ring.h"
 #include "storage/index_streams.h"
 #include "storage/local_store.h"
@@ -22,6 +23,9 @@
 #include "storage/warm/warm_shard.h"
 
 namespace strata::storage {
+
+// Shard 0's meta key holding the ring's durable position reservation (restore raises it too).
+inline constexpr std::string_view kReservationKey = "sequencer.reserved";
 
 class SubscriptionImpl;
 // The last $all position a subscription has delivered or examined (for lag metrics).
@@ -88,6 +92,11 @@ class StoreImpl : public LocalStore {
   Status OpenRing(uint64_t last);
   Status OpenIndexStreams();
   Status OpenCold();
+  // The object-store WAL: opened with the cold tier, started with the ring; before the shards
+  // start, the local records a crash left out of it are written to it (CatchUpWal).
+  Status OpenWal();
+  Status StartWal();
+  Status CatchUpWal();
   std::optional<std::string> RecordableColdUrl() const;
   void RecordColdUrl();
   Status CheckColdIdentity(uint64_t floor);
@@ -108,6 +117,7 @@ class StoreImpl : public LocalStore {
   std::vector<std::unique_ptr<cold::ColdShard>> cold_shards_;
   std::unique_ptr<cold::ExportSlots> export_slots_;
   std::vector<std::unique_ptr<cold::Archiver>> archivers_;
+  std::unique_ptr<cold::WalWriter> wal_;  // with cold.wal; stops after the shards
   std::unique_ptr<IndexStreams> index_streams_;
   std::mutex snapshot_mu_;  // one snapshot at a time
   std::atomic<bool> closing_{false};

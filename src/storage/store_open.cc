@@ -13,7 +13,6 @@
 namespace strata::storage {
 namespace {
 constexpr uint32_t kDefaultShards = 4;
-constexpr std::string_view kReservationKey = "sequencer.reserved";
 constexpr uint64_t kReservationBlock = 1u << 20;  // one synced meta write per 2^20 positions
 }  // namespace
 
@@ -38,6 +37,7 @@ Status StoreImpl::OpenShards() {
   STRATA_TRY(OpenCold());
   if (creating) STRATA_TRY(CommitNewStore());
   STRATA_TRY(OpenRing(last));
+  STRATA_TRY(StartWal());
   STRATA_TRY(OpenIndexStreams());
   for (auto& s : shards_) s->Start(ring_.get());
   if (options_.index_streams) index_streams_->Start();
@@ -207,6 +207,76 @@ Status StoreImpl::OpenCold() {
     STRATA_TRY(cs->Load());
     shard->AttachCold(cs.get());
     cold_shards_.push_back(std::move(cs));
+  }
+  return OpenWal();
+}
+
+Status StoreImpl::OpenWal() {
+  if (!options_.cold.wal) return OkStatus();
+  cold::WalWriterOptions wo;
+  wo.interval = options_.cold.wal_interval;
+  wo.close_grace = options_.cold.wal_close_grace;
+  wo.retry_min = std::min(wo.retry_min, options_.cold.retry_min);
+  auto wal = cold::WalWriter::Open(cold_store_.get(), wo, options_.clock);
+  if (!wal) return wal.error();
+  wal_ = std::move(*wal);
+  for (auto& shard : shards_) shard->AttachWal(wal_.get());
+  return OkStatus();
+}
+
+Status StoreImpl::StartWal() {
+  if (!wal_) return OkStatus();
+  wal_->Start([this] { return ring_->next().value(); },
+              [this](uint32_t shard) -> uint64_t {
+                if (shard >= cold_shards_.size()) return 0;
+                auto last = cold_shards_[shard]->last();
+                return last ? last->last_position.value() : 0;
+              });
+  STRATA_TRY(CatchUpWal());
+  spdlog::info("object-store WAL: appends are acknowledged once in {} (every {} ms)",
+               cold_store_->url(), options_.cold.wal_interval.count());
+  return OkStatus();
+}
+
+// Records of the local log that no WAL object or archived segment holds: the groups a crash
+// (or a failed PUT) left between the local write and the object store. They were never
+// acknowledged and never passed the watermark; written to the WAL now, before anything reads
+// them, they are as durable as the rest.
+Status StoreImpl::CatchUpWal() {
+  uint64_t records = 0;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    const uint32_t shard = static_cast<uint32_t>(i);
+    uint64_t covered = wal_->LastLogged(shard);
+    if (auto last = cold_shards_[i]->last()) {
+      covered = std::max(covered, last->last_position.value());
+    }
+    if (shards_[i]->last_position().value() <= covered) continue;
+    auto cursor = shards_[i]->NewWarmScan();
+    cursor->Seek(Position(covered + 1));
+    std::string run;
+    uint64_t first = 0, next = 0;
+    auto flush = [&]() -> Status {
+      if (run.empty()) return OkStatus();
+      STRATA_TRY(wal_->Write(shard, first, next - 1, run));
+      run.clear();
+      return OkStatus();
+    };
+    for (; cursor->Valid(); cursor->Next()) {
+      const uint64_t p = cursor->position().value();
+      if (!run.empty() && p != next) STRATA_TRY(flush());
+      if (run.empty()) first = p;
+      run.append(cursor->record());
+      next = p + 1;
+      ++records;
+    }
+    STRATA_TRY(cursor->status());
+    STRATA_TRY(flush());
+  }
+  if (records > 0) {
+    spdlog::warn(
+        "object-store WAL: wrote {} records of the local log that had not reached it "
+        "(the last run stopped between a local write and its WAL object)",
+        records);
   }
   return OkStatus();
 }

@@ -100,6 +100,23 @@ void DiskAndWatermarkFamilies(MetricsText& m, const StoreStats& s) {
            last + 1 > s.watermark.value() ? last + 1 - s.watermark.value() : 0);
 }
 
+void HistogramFamily(MetricsText& m, const char* name, const char* help,
+                     const LatencyHistogram::Snapshot& h) {
+  m.Family(name, "histogram", help);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    cumulative += h.counts[i];
+    if (i < LatencyHistogram::kBoundsUs.size()) {
+      m.Line(fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name,
+                         static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cumulative));
+    } else {
+      m.Line(fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative));
+    }
+  }
+  m.Line(fmt::format("{}_sum {}\n", name, static_cast<double>(h.sum_us) / 1e6));
+  m.Line(fmt::format("{}_count {}\n", name, h.count));
+}
+
 // What acknowledged appends wrote, and their latency histogram.
 void AppendFamilies(MetricsText& m, const StoreStats& s) {
   m.Single("strata_appended_events_total", "counter",
@@ -107,21 +124,27 @@ void AppendFamilies(MetricsText& m, const StoreStats& s) {
            s.appended_events);
   m.Single("strata_appended_bytes_total", "counter", "Payload bytes (data + metadata) appended.",
            s.appended_bytes);
-  m.Family("strata_append_latency_seconds", "histogram",
-           "From the engine receiving an append to its acknowledgement (durable as configured).");
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
-    cumulative += s.append_latency.counts[i];
-    if (i < LatencyHistogram::kBoundsUs.size()) {
-      m.Line(fmt::format("strata_append_latency_seconds_bucket{{le=\"{}\"}} {}\n",
-                         static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6, cumulative));
-    } else {
-      m.Line(fmt::format("strata_append_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative));
-    }
-  }
-  m.Line(fmt::format("strata_append_latency_seconds_sum {}\n",
-                     static_cast<double>(s.append_latency.sum_us) / 1e6));
-  m.Line(fmt::format("strata_append_latency_seconds_count {}\n", s.append_latency.count));
+  HistogramFamily(m, "strata_append_latency_seconds",
+                  "From the engine receiving an append to its acknowledgement (durable as "
+                  "configured).",
+                  s.append_latency);
+}
+
+// The object-store WAL (docs/wal.md), when the store acknowledges through one.
+void WalFamilies(MetricsText& m, const StoreStats& s) {
+  if (!s.wal) return;
+  m.Single("strata_wal_objects_total", "counter", "WAL objects written to the object store.",
+           s.wal_objects);
+  m.Single("strata_wal_bytes_total", "counter", "Bytes of the WAL objects written.", s.wal_bytes);
+  m.Single("strata_wal_events_total", "counter", "Records written to WAL objects.", s.wal_events);
+  m.Single("strata_wal_put_failures_total", "counter",
+           "Failed WAL PUT attempts (each retried; appends wait meanwhile).", s.wal_put_failures);
+  m.Single("strata_wal_deleted_total", "counter",
+           "WAL objects deleted once every record in them was archived.", s.wal_deleted);
+  m.Single("strata_wal_live_objects", "gauge", "WAL objects in the object store, not yet archived.",
+           s.wal_live_objects);
+  HistogramFamily(m, "strata_wal_put_seconds", "Time of one successful WAL PUT.",
+                  s.wal_put_latency);
 }
 
 // The read side: subscriptions, the $ce-/$et- index streams, the hot ring.
@@ -194,6 +217,7 @@ std::string PrometheusText(StoreOperations& store) {
   ShardFamilies(m, s);
   DiskAndWatermarkFamilies(m, s);
   AppendFamilies(m, s);
+  WalFamilies(m, s);
   ReadFamilies(m, s);
   auto archive = store.Archive();
   if (archive && archive->enabled) ArchiveFamilies(m, *archive);

@@ -26,6 +26,14 @@ struct ColdOptions {
   uint64_t upload_part_bytes = 16u << 20;
   std::chrono::milliseconds retry_min{200}, retry_max{30'000};  // archiver back-off
   int zstd_level = 3;
+  // The object-store WAL (docs/wal.md): an append is acknowledged only once its records are in a
+  // WAL object here too, so it survives the loss of the node and its disk. Needs a cold tier.
+  bool wal = false;
+  // The WAL's commit interval: at most one PUT per interval; an append waits about half of it
+  // plus one PUT.
+  std::chrono::milliseconds wal_interval{10};
+  // On close, how long a failing WAL PUT is retried before its appends fail (outcome unknown).
+  std::chrono::milliseconds wal_close_grace{10'000};
   // Segments exported (read + compressed) at once across all shards: the archivers' CPU budget.
   // 0: half the cores, at least 1. Uploads are not limited by this.
   uint32_t export_threads = 0;

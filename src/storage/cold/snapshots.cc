@@ -16,6 +16,7 @@
 
 #include "env/file.h"
 #include "storage/cold/cold_tier.h"
+#include "storage/cold/wal_format.h"
 
 namespace strata::cold {
 
@@ -241,7 +242,10 @@ Result<bool> HasRestorableStore(const std::string& url, const objstore::S3Config
     if (!page) return page.error();
     if (!page->objects.empty()) return true;
   }
-  return false;
+  // Acknowledged appends of a store with the object-store WAL that archived nothing yet.
+  auto wal = (*store)->List(kWalPrefix, "", 1);
+  if (!wal) return wal.error();
+  return !wal->objects.empty();
 }
 
 Result<SnapshotInfo> TakeSnapshot(const std::vector<storage::ShardLog*>& shards,
