@@ -195,10 +195,12 @@ Status CopySegmentsAfter(objstore::ObjectStore& store, const cold::Layout& layou
 // ring reservation goes above every WAL object's next_position, so no position a reader of the
 // old store may have passed is handed out again.
 Status CopyWalAfter(objstore::ObjectStore& store, const cold::Layout& layout, const fs::path& data,
-                    const std::vector<uint64_t>& after, const Report& report,
+                    const std::vector<uint64_t>& after, SnapshotProgress& p, const Report& report,
                     RestoreResult& result) {
   auto objects = objstore::ListAll(store, cold::kWalPrefix);
   if (!objects) return objects.error();
+  p = SnapshotProgress();
+  for (const auto& info : *objects) p.bytes_total += info.size;
   WarmOptions wo;
   wo.memtable_budget = 256u << 20;
   auto shared = warm::SharedResources::Create(wo);
@@ -215,9 +217,10 @@ Status CopyWalAfter(objstore::ObjectStore& store, const cold::Layout& layout, co
   uint64_t reserve = 0;
   for (const auto& info : *objects) {
     if (!cold::ParseWalKey(info.key)) continue;
-    report("wal");
     auto bytes = objstore::GetString(store, info.key);
     if (!bytes) return bytes.error();
+    p.bytes_done += info.size;
+    if (result.wal_objects % 64 == 0) report("wal");
     auto o = cold::DecodeWalObject(*bytes, info.key);
     if (!o) return o.error();
     reserve = std::max(reserve, o->next_position);
@@ -291,7 +294,7 @@ Result<RestoreResult> RestoreStore(const RestoreOptions& o) {
   }
   p = SnapshotProgress();
   STRATA_TRY(CopySegmentsAfter(store, **layout, data, after, p, report, result));
-  STRATA_TRY(CopyWalAfter(store, **layout, data, after, report, result));
+  STRATA_TRY(CopyWalAfter(store, **layout, data, after, p, report, result));
   STRATA_TRY(storage::WriteStoreDescription(
       o.data_dir, {(*layout)->shards, (*layout)->partitions, /*cold_url=*/std::nullopt}));
   result.seconds =

@@ -69,8 +69,18 @@ void WalWriter::Start(std::function<uint64_t()> next_position,
                       std::function<uint64_t(uint32_t)> archived_upto) {
   next_position_ = std::move(next_position);
   archived_upto_ = std::move(archived_upto);
-  last_gc_ = std::chrono::steady_clock::now();
   thread_ = std::thread([this] { Loop(); });
+  gc_thread_ = std::thread([this] { GcLoop(); });
+}
+
+void WalWriter::GcLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    CollectGarbage();  // at once: what earlier runs left may be archived already
+    lock.lock();
+    gc_cv_.wait_for(lock, options_.gc_every, [&] { return stopping_; });
+  }
 }
 
 Status WalWriter::Write(uint32_t shard, uint64_t first, uint64_t last, std::string_view records) {
@@ -107,7 +117,9 @@ void WalWriter::Stop() {
     stopping_ = true;
   }
   work_cv_.notify_all();
+  gc_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (gc_thread_.joinable()) gc_thread_.join();
   std::lock_guard lock(mu_);
   if (!failed_) {
     failed_ = Error(ErrorCode::kStoreClosed,
@@ -125,8 +137,6 @@ void WalWriter::Loop() {
                         [&] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) {
         if (stopping_) return;
-        lock.unlock();
-        CollectGarbage();
         continue;
       }
       // Gather for the rest of the interval since the last PUT began: later groups join.
@@ -141,7 +151,6 @@ void WalWriter::Loop() {
     }
     done_cv_.notify_all();
     batch.clear();
-    if (std::chrono::steady_clock::now() - last_gc_ > options_.gc_every) CollectGarbage();
   }
 }
 
@@ -202,6 +211,7 @@ bool WalWriter::PutBatch(const std::vector<Pending>& batch) {
       l = std::max(l, last);
     }
   }
+  std::lock_guard gc_lock(gc_mu_);
   written_.push_back(std::move(w));
   live_.store(written_.size(), std::memory_order_relaxed);
   return true;
@@ -222,7 +232,6 @@ Status WalWriter::PutOnce(const std::string& key, const std::string& bytes) {
 }
 
 void WalWriter::CollectGarbage() {
-  last_gc_ = std::chrono::steady_clock::now();
   if (!archived_upto_) return;
   std::map<uint32_t, uint64_t> archived;
   auto covered = [&](const Written& w) {
@@ -234,6 +243,7 @@ void WalWriter::CollectGarbage() {
     return true;
   };
   size_t deleted = 0;
+  std::lock_guard gc_lock(gc_mu_);  // the writer thread waits for it only to add an entry
   for (auto it = written_.begin(); it != written_.end() && deleted < 1000;) {
     if (!covered(*it)) {
       ++it;

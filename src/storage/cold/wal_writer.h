@@ -9,8 +9,8 @@
 // store answers again. Once the store is closing, a PUT still failing after the close grace fails
 // its waiters, and every later Write, with kUnavailable (the outcome of those appends is unknown).
 //
-// Garbage collection: an object whose every group is archived (at or below its shard's last
-// archived position, `archived_upto`) is deleted, oldest first, every few seconds.
+// Garbage collection (its own thread): an object whose every group is archived (at or below its
+// shard's last archived position, `archived_upto`) is deleted, at start and every gc_every.
 //
 // Thread-safety: Write from any thread (each shard's writer); the rest from the store.
 #pragma once
@@ -102,6 +102,7 @@ class WalWriter {
   // One object: PUT with retries. False when it failed for good (closing).
   bool PutBatch(const std::vector<Pending>& batch);
   Status PutOnce(const std::string& key, const std::string& bytes);
+  void GcLoop();  // its own thread: deletes never hold back a PUT
   void CollectGarbage();
 
   objstore::ObjectStore* const store_;
@@ -114,6 +115,7 @@ class WalWriter {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the thread waits for groups
   std::condition_variable done_cv_;  // writers wait for their object
+  std::condition_variable gc_cv_;    // the garbage collector waits for its next pass
   std::vector<Pending> pending_;     // GUARDED_BY(mu_)
   uint64_t next_ticket_ = 1;         // GUARDED_BY(mu_)
   uint64_t done_ticket_ = 0;         // GUARDED_BY(mu_): every ticket up to this is written
@@ -124,13 +126,16 @@ class WalWriter {
 
   // Writer thread only.
   uint64_t epoch_ = 0, seq_ = 0;
-  std::deque<Written> written_;  // oldest first (earlier runs' objects, then this run's)
-  std::chrono::steady_clock::time_point last_put_, last_gc_;
+  std::chrono::steady_clock::time_point last_put_;
+  // Objects not yet collected, oldest first (earlier runs', then this run's): the writer thread
+  // adds, the garbage collector removes.
+  std::mutex gc_mu_;
+  std::deque<Written> written_;  // GUARDED_BY(gc_mu_)
 
   std::atomic<uint64_t> objects_{0}, bytes_{0}, groups_{0}, events_{0}, put_failures_{0},
       deleted_{0}, live_{0};
   LatencyHistogram put_latency_;
-  std::thread thread_;
+  std::thread thread_, gc_thread_;
 };
 
 }  // namespace strata::cold
