@@ -195,9 +195,9 @@ TEST(Crash, ObjectStoreDurabilitySurvivesLosingTheDiskAtRandomMoments) {
       ++restored_from_wal;
     }
     std::string verify;
-    rc = RunCommand(Strata() + " stress --verify --data " + dir.string() + " --log " + log +
-                        " --cold " + cold,
-                    &verify);
+    rc = RunCommand(
+        Strata() + " stress --verify --data " + dir.string() + " --log " + log + " --cold " + cold,
+        &verify);
     std::printf("round %d (killed after %lld ms): %s  %s", round + 1,
                 static_cast<long long>(delay.count()), out.substr(0, out.find(';')).c_str(),
                 verify.c_str());

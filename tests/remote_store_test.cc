@@ -172,6 +172,15 @@ TEST(RemoteConnect, NoServerIsUnavailableWithAHint) {
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
 }
 
+// gRPC allows SO_REUSEPORT by default: a second server on a port in use would share it with the
+// first, the kernel splitting connections between two stores. It must fail to start instead.
+TEST_F(Remote, ASecondServerOnTheSamePortDoesNotStart) {
+  testing::Server second({"--grpc-port", std::to_string(server_.port())});
+  EXPECT_EQ(second.port(), 0) << "a second strata serve shares port " << server_.port();
+  auto r = store_->Append({.stream = "still-one", .events = {Ev("T", "{}")}});
+  ASSERT_TRUE(r) << r.error().ToString();
+}
+
 TEST_F(Remote, CliCommandsWorkAgainstTheServer) {
   auto run = [&](const std::string& args) {
     std::string cmd =

@@ -27,6 +27,10 @@ void PrintIngest(const BenchFlags& f, const bench::IngestReport& r) {
       "MiB (peak {} MiB); write stalls {} ms\n",
       Thousands(r.events_per_sec), Thousands(r.events), c.duration, r.p50, r.p99, r.p999, r.max,
       r.appends_per_group, r.errors, r.rss.current >> 20, r.rss.peak >> 20, r.write_stall_ms);
+  if (r.wal_puts_per_sec > 0) {
+    std::cout << fmt::format("        object-store WAL: {:.1f} PUTs/s, {} bytes per PUT\n",
+                             r.wal_puts_per_sec, Thousands(r.wal_bytes_per_put));
+  }
   if (c.rate > 0 || c.burst_rate > 0) {
     std::cout << fmt::format(
         "        open-loop latency (intended send time -> ack, includes the producers' own "
@@ -43,6 +47,8 @@ void PrintIngest(const BenchFlags& f, const bench::IngestReport& r) {
                         {"max_ms", r.max},
                         {"errors", r.errors},
                         {"sched_p50_ms", r.sched_p50},
+                        {"wal_puts_per_sec", r.wal_puts_per_sec},
+                        {"wal_bytes_per_put", r.wal_bytes_per_put},
                         {"sched_p99_ms", r.sched_p99},
                         {"sched_p999_ms", r.sched_p999},
                         {"producers", c.producers},

@@ -103,8 +103,10 @@ void RegisterServe(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   RegisterClusterFlags(cmd, f->server.cluster);
   cmd->callback([f, cmd, &exit_code] {
-    // In a cluster, acknowledged means it survives the loss of the node and its disk.
-    if (!f->server.cluster.etcd.empty() && cmd->count("--durability") == 0) {
+    // In a cluster, acknowledged means it survives the loss of the node and its disk (a router
+    // member stores nothing).
+    if (!f->server.cluster.etcd.empty() && f->server.cluster.role != "router" &&
+        cmd->count("--durability") == 0) {
       f->store.durability = "object-store";
     }
     exit_code = Run(*f);

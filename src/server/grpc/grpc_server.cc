@@ -126,6 +126,9 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(Store* store, StoreOperati
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.host + ":" + std::to_string(o.port), grpc::InsecureServerCredentials(),
                            &rep->port);
+  // gRPC sets SO_REUSEPORT by default: a second server on the same port would then share its
+  // connections with this one, silently. Refused instead ("is the port in use?").
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
   // The official clients ping every 10 s; accept pings that often, even without calls.

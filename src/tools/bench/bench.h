@@ -101,6 +101,10 @@ struct IngestReport {
   uint64_t appends_per_group = 0;                       // per group commit
   Rss rss;                                              // right after the run
   uint64_t write_stall_ms = 0;
+  // With the object-store WAL: WAL objects (PUTs) per second over the whole run and their mean
+  // size; 0 without one.
+  double wal_puts_per_sec = 0;
+  uint64_t wal_bytes_per_put = 0;
 };
 
 // config.producers producers, each owning the streams i ≡ id (mod producers) and keeping

@@ -213,6 +213,7 @@ IngestReport RunIngest(BenchStore& store, const BenchConfig& config,
   std::vector<std::unique_ptr<Producer>> producers;
   for (uint32_t i = 0; i < f.producers; ++i)
     producers.push_back(std::make_unique<Producer>(&store.store(), f, i));
+  const StoreStats before = store.operations().Stats();
   auto t0 = Clock::now();
   auto measure_from = t0 + std::chrono::milliseconds(static_cast<int64_t>(f.warmup * 1000));
   auto until = measure_from + std::chrono::milliseconds(static_cast<int64_t>(f.duration * 1000));
@@ -235,6 +236,11 @@ IngestReport RunIngest(BenchStore& store, const BenchConfig& config,
   }
   r.appends_per_group = groups ? appends / groups : 0;
   r.write_stall_ms = stall / 1000;
+  if (st.wal) {
+    const uint64_t puts = st.wal_objects - before.wal_objects;
+    r.wal_puts_per_sec = puts / std::chrono::duration<double>(Clock::now() - t0).count();
+    r.wal_bytes_per_put = puts ? (st.wal_bytes - before.wal_bytes) / puts : 0;
+  }
   return r;
 }
 
