@@ -89,6 +89,10 @@ class Server {
     return false;
   }
   // Stops it with `sig` and returns its wait status (that of an earlier exit, if it died).
+  // Sends `sig` without waiting (SIGSTOP / SIGCONT).
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
   int Stop(int sig = SIGTERM) {
     if (pid_ > 0) {
       kill(pid_, sig);
