@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
 
+#include "storage/snapshot.h"
 #include "storage/tests/cold_test_util.h"
 
 namespace strata {
@@ -165,6 +167,73 @@ TEST(ColdArchiverS3, SurvivesRadosgwStoppedAndRestarted) {
   auto all = ReadAllEvents(**store);
   EXPECT_EQ(all.size(), n);
   ExpectManifestCovers(**os, 2, all);
+}
+
+// The object-store WAL through a radosgw outage: appends made while radosgw is stopped are not
+// acknowledged until it is back (the WAL retries), then every one is, and a restore from the
+// object store alone (the disk lost) holds every acknowledged event.
+TEST(WalS3, AppendsWaitThroughARadosgwRestartAndAllSurviveTheDisk) {
+  const char* script = std::getenv("STRATA_TEST_RGW_SCRIPT");
+  const char* rgw_dir = std::getenv("STRATA_TEST_RGW_DIR");
+  if (!script || !rgw_dir) {
+    GTEST_SKIP() << "no radosgw to stop: scripts/test.sh sets STRATA_TEST_RGW_SCRIPT and _DIR";
+  }
+  TempDir dir;
+  auto target = MakeTarget(Kind::kS3, dir.path());
+  ASSERT_TRUE(target.skip.empty()) << target.skip;
+  auto o = ColdStoreOptions(dir.path(), target.url);
+  o.cold.s3.retry_deadline = std::chrono::milliseconds(500);
+  o.cold.wal = true;
+  o.cold.archive = false;  // the WAL alone holds what is acknowledged
+  std::vector<RecordedEvent> before;
+  std::atomic<uint64_t> acked_during{0};
+  {
+    auto store = LocalStore::Open(o);
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    uint64_t n = Fill(**store, 4, 20, 5, "before");
+    auto run = [&](const char* cmd) {
+      const std::string c = std::string("bash ") + script + " " + cmd + " " + rgw_dir + " > " +
+                            dir.path() + "/" + cmd + ".log 2>&1";
+      ASSERT_EQ(std::system(c.c_str()), 0) << c;
+    };
+    run("stop-rgw");
+    std::atomic<int> pending{0};
+    for (int i = 0; i < 40; ++i) {
+      ++pending;
+      (*store)->AppendAsync(
+          Req("during-" + std::to_string(i % 4), ExpectedRevision::Any(), {Event(), Event()}),
+          [&](Result<AppendResult> r) {
+            EXPECT_TRUE(r.has_value()) << r.error().ToString();
+            if (r) ++acked_during;
+            --pending;
+          });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    EXPECT_EQ(acked_during.load(), 0u) << "acknowledged while radosgw was down";
+    run("start-rgw");
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (pending > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(pending.load(), 0) << "appends still waiting after radosgw came back";
+    EXPECT_EQ(acked_during.load(), 40u);
+    n += 80;
+    before = ReadAllEvents(**store);
+    ASSERT_EQ(before.size(), n);
+    EXPECT_GT((*store)->Stats().wal_put_failures, 0u) << "the WAL did not notice the outage";
+  }
+  std::filesystem::remove_all(dir.path() + "/data");  // the disk is lost
+  RestoreOptions ro;
+  ro.from = target.url;
+  ro.s3 = o.cold.s3;
+  ro.data_dir = dir.path() + "/data";
+  auto r = RestoreStore(ro);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->wal_events, before.size());
+  o.shards = 0;
+  auto store = LocalStore::Open(o);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  ExpectSameEvents(before, ReadAllEvents(**store), "restored after the outage");
 }
 
 }  // namespace
