@@ -129,29 +129,45 @@ TEST(ColdArchiver, MemoryStaysBoundedWhileArchivingA2GiBBacklog) {
 
 // ---- a real outage: radosgw stopped and restarted while the archiver works
 
-TEST(ColdArchiverS3, SurvivesRadosgwStoppedAndRestarted) {
-  const char* script = std::getenv("STRATA_TEST_RGW_SCRIPT");
-  const char* rgw_dir = std::getenv("STRATA_TEST_RGW_DIR");
-  if (!script || !rgw_dir) {
-    GTEST_SKIP() << "no radosgw to stop: scripts/test.sh sets STRATA_TEST_RGW_SCRIPT and _DIR";
+// radosgw stopped and started again on the same port (the cluster and its objects stay), through
+// scripts/radosgw.sh; each test gets a fresh prefix of its bucket.
+class RadosgwOutage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    script_ = std::getenv("STRATA_TEST_RGW_SCRIPT");
+    rgw_dir_ = std::getenv("STRATA_TEST_RGW_DIR");
+    if (!script_ || !rgw_dir_) {
+      GTEST_SKIP() << "no radosgw to stop: scripts/test.sh sets STRATA_TEST_RGW_SCRIPT and _DIR";
+    }
+    target_ = MakeTarget(Kind::kS3, dir_.path());
+    ASSERT_TRUE(target_.skip.empty()) << target_.skip;
+    options_ = ColdStoreOptions(dir_.path(), target_.url);
+    options_.cold.s3.retry_deadline = std::chrono::milliseconds(500);
   }
-  TempDir dir;
-  auto target = MakeTarget(Kind::kS3, dir.path());
-  ASSERT_TRUE(target.skip.empty()) << target.skip;
-  auto o = ColdStoreOptions(dir.path(), target.url);
-  o.cold.s3.retry_deadline = std::chrono::milliseconds(500);
+  // "stop-rgw" or "start-rgw".
+  void Rgw(const char* cmd) {
+    const std::string c = std::string("bash ") + script_ + " " + cmd + " " + rgw_dir_ + " > " +
+                          dir_.path() + "/" + cmd + ".log 2>&1";
+    ASSERT_EQ(std::system(c.c_str()), 0) << c;
+  }
+
+  const char* script_ = nullptr;
+  const char* rgw_dir_ = nullptr;
+  TempDir dir_;
+  ColdTarget target_;
+  StoreOptions options_;
+};
+class ColdArchiverS3 : public RadosgwOutage {};
+class WalS3 : public RadosgwOutage {};
+
+TEST_F(ColdArchiverS3, SurvivesRadosgwStoppedAndRestarted) {
+  auto o = options_;
   o.segment_max_age = std::chrono::milliseconds(50);
   auto store = LocalStore::Open(o);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   uint64_t n = Fill(**store, 4, 20, 10, "before");
   ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(60))).has_value());
-  // Only radosgw stops (the cluster and its objects stay) and starts again on the same port.
-  auto run = [&](const char* cmd) {
-    const std::string c = std::string("bash ") + script + " " + cmd + " " + rgw_dir + " > " +
-                          dir.path() + "/" + cmd + ".log 2>&1";
-    ASSERT_EQ(std::system(c.c_str()), 0) << c;
-  };
-  run("stop-rgw");
+  Rgw("stop-rgw");
   for (int i = 0; i < 10; ++i) {  // appends go on during the outage; segments seal and queue
     n += Fill(**store, 4, 10, 10, "during" + std::to_string(i));
     std::this_thread::sleep_for(std::chrono::milliseconds(60));
@@ -160,9 +176,9 @@ TEST(ColdArchiverS3, SurvivesRadosgwStoppedAndRestarted) {
   auto a = (*store)->Archive();
   ASSERT_TRUE(a.has_value());
   EXPECT_GT(ArchiveErrors(*a), 0u) << "the archiver did not notice the outage";
-  run("start-rgw");
+  Rgw("start-rgw");
   ASSERT_TRUE((*store)->ArchiveAll(DeadlineIn(std::chrono::seconds(120))).has_value());
-  auto os = objstore::Open(target.url);
+  auto os = objstore::Open(target_.url);
   ASSERT_TRUE(os.has_value());
   auto all = ReadAllEvents(**store);
   EXPECT_EQ(all.size(), n);
@@ -172,17 +188,8 @@ TEST(ColdArchiverS3, SurvivesRadosgwStoppedAndRestarted) {
 // The object-store WAL through a radosgw outage: appends made while radosgw is stopped are not
 // acknowledged until it is back (the WAL retries), then every one is, and a restore from the
 // object store alone (the disk lost) holds every acknowledged event.
-TEST(WalS3, AppendsWaitThroughARadosgwRestartAndAllSurviveTheDisk) {
-  const char* script = std::getenv("STRATA_TEST_RGW_SCRIPT");
-  const char* rgw_dir = std::getenv("STRATA_TEST_RGW_DIR");
-  if (!script || !rgw_dir) {
-    GTEST_SKIP() << "no radosgw to stop: scripts/test.sh sets STRATA_TEST_RGW_SCRIPT and _DIR";
-  }
-  TempDir dir;
-  auto target = MakeTarget(Kind::kS3, dir.path());
-  ASSERT_TRUE(target.skip.empty()) << target.skip;
-  auto o = ColdStoreOptions(dir.path(), target.url);
-  o.cold.s3.retry_deadline = std::chrono::milliseconds(500);
+TEST_F(WalS3, AppendsWaitThroughARadosgwRestartAndAllSurviveTheDisk) {
+  auto o = options_;
   o.cold.wal = true;
   o.cold.archive = false;  // the WAL alone holds what is acknowledged
   std::vector<RecordedEvent> before;
@@ -191,12 +198,7 @@ TEST(WalS3, AppendsWaitThroughARadosgwRestartAndAllSurviveTheDisk) {
     auto store = LocalStore::Open(o);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     uint64_t n = Fill(**store, 4, 20, 5, "before");
-    auto run = [&](const char* cmd) {
-      const std::string c = std::string("bash ") + script + " " + cmd + " " + rgw_dir + " > " +
-                            dir.path() + "/" + cmd + ".log 2>&1";
-      ASSERT_EQ(std::system(c.c_str()), 0) << c;
-    };
-    run("stop-rgw");
+    Rgw("stop-rgw");
     std::atomic<int> pending{0};
     for (int i = 0; i < 40; ++i) {
       ++pending;
@@ -210,7 +212,7 @@ TEST(WalS3, AppendsWaitThroughARadosgwRestartAndAllSurviveTheDisk) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2000));
     EXPECT_EQ(acked_during.load(), 0u) << "acknowledged while radosgw was down";
-    run("start-rgw");
+    Rgw("start-rgw");
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (pending > 0 && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -222,11 +224,11 @@ TEST(WalS3, AppendsWaitThroughARadosgwRestartAndAllSurviveTheDisk) {
     ASSERT_EQ(before.size(), n);
     EXPECT_GT((*store)->Stats().wal_put_failures, 0u) << "the WAL did not notice the outage";
   }
-  std::filesystem::remove_all(dir.path() + "/data");  // the disk is lost
+  std::filesystem::remove_all(dir_.path() + "/data");  // the disk is lost
   RestoreOptions ro;
-  ro.from = target.url;
+  ro.from = target_.url;
   ro.s3 = o.cold.s3;
-  ro.data_dir = dir.path() + "/data";
+  ro.data_dir = dir_.path() + "/data";
   auto r = RestoreStore(ro);
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->wal_events, before.size());
