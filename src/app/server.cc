@@ -15,6 +15,7 @@
 #include "router/router.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
+#include "storage/adopt.h"
 #include "storage/snapshot.h"
 
 namespace strata::app {
@@ -92,6 +93,24 @@ Status RestoreIfEmpty(const StoreOptions& options, const Server::Say& say) {
                   r->snapshot.empty() ? std::string("no snapshot") : "snapshot " + r->snapshot,
                   r->bytes, r->segments, r->events, r->wal_events, r->wal_objects, r->seconds));
   return OkStatus();
+}
+
+// Copies partitions of a member that is down from its object store into `store`.
+router::TakeOver TakeOverInto(LocalStore& store, const objstore::S3Config& s3) {
+  return [&store, s3](const std::vector<uint32_t>& partitions, const std::string& from,
+                      const std::string& url) -> Status {
+    auto os = objstore::Open(url, s3);
+    if (!os) return os.error();
+    auto r = storage::AdoptPartitions(store, **os, partitions, store.partitions());
+    if (!r) return r.error();
+    spdlog::info(
+        "cluster: copied {} partitions of '{}' from {}: {} events of {} streams ({} written "
+        "here, {} here already); read {} bytes ({} segments, {} WAL objects) in {:.2f} s, "
+        "{:.2f} s in all",
+        partitions.size(), from, url, r->events, r->streams, r->written, r->deduplicated, r->bytes,
+        r->segments, r->wal_objects, r->read_seconds, r->seconds);
+    return OkStatus();
+  };
 }
 
 }  // namespace
@@ -180,6 +199,10 @@ Status Server::StartRouting(Parts& p, const Say& say) {
     }
     o.advertise = p.config.host + ":" + std::to_string(p.config.grpc_port);
   }
+  // With the object-store WAL every acknowledged event is in the member's --cold prefix, so
+  // survivors can take its partitions over from there when it dies (docs/cluster.md).
+  if (p.options.cold.wal && !p.options.cold.url.empty()) o.cold_url = p.options.cold.url;
+  if (o.role == router::kRoleData) o.take_over = TakeOverInto(*p.store, p.options.cold.s3);
   auto etcd = router::etcd::EtcdClient::Create({*endpoints, std::chrono::milliseconds(2000)});
   if (!etcd) return etcd.error();
   say("joining cluster '" + c.name + "' through " + c.etcd + " as '" + c.node_id + "' (" + c.role +

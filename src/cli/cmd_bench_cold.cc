@@ -67,6 +67,17 @@ void PrintPhase(const ColdBenchFlags& f, bench::ColdPhase phase, const bench::Co
           MiB(r.restore_bytes), r.restore_files, s, s / gib, s / f.cold.gb);
       break;
     }
+    case bench::ColdPhase::kTakeOver: {
+      const double s = r.takeover_seconds;
+      const double gib = static_cast<double>(r.takeover_payload_bytes) / (1ull << 30);
+      std::cout << fmt::format(
+          "takeover: {} partitions, {} events ({:.0f} MiB of payload) copied in {:.1f} s "
+          "(reading {:.0f} MiB of segments and WAL: {:.1f} s): {:.1f} s per GiB of payload "
+          "taken over\n",
+          f.cold.takeover_partitions, Thousands(r.takeover_events), MiB(r.takeover_payload_bytes),
+          s, MiB(r.takeover_read_bytes), r.takeover_read_seconds, s / gib);
+      break;
+    }
   }
 }
 
@@ -103,6 +114,11 @@ nlohmann::json ToJson(const ColdBenchFlags& f, const bench::ColdBenchReport& r) 
   j["restore_bytes"] = r.restore_bytes;
   j["restore_s_per_gib"] = r.restore_seconds / gib;
   j["restore_s_per_payload_gib"] = r.restore_seconds / f.cold.gb;
+  j["takeover_seconds"] = r.takeover_seconds;
+  j["takeover_read_seconds"] = r.takeover_read_seconds;
+  j["takeover_events"] = r.takeover_events;
+  j["takeover_s_per_payload_gib"] =
+      r.takeover_seconds / (static_cast<double>(r.takeover_payload_bytes) / (1ull << 30));
   return j;
 }
 
@@ -132,13 +148,16 @@ void RegisterBenchCold(CLI::App* bench, int& exit_code) {
   auto* cmd = bench->add_subcommand(
       "cold",
       "Cold tier: archive throughput, snapshot, cold single-event reads, $all scan from cold, "
-      "restore s/GiB");
+      "restore s/GiB, takeover s/GiB");
   f->store.Register(cmd);
   cmd->add_option("--gb", f->cold.gb, "GiB of event payload to archive")->capture_default_str();
   cmd->add_option("--event-size", f->cold.event_size, "Bytes of data per event")
       ->capture_default_str();
   cmd->add_option("--streams", f->cold.streams, "Streams")->capture_default_str();
   cmd->add_option("--reads", f->cold.reads, "Single-event reads to time")->capture_default_str();
+  cmd->add_option("--takeover-partitions", f->cold.takeover_partitions,
+                  "Partitions (of 64) the takeover phase copies into an empty store")
+      ->capture_default_str();
   cmd->add_flag("--keep", f->cold.keep, "Keep the run's data directory");
   cmd->add_flag("--fill-only", f->cold.fill_only,
                 "Only write the backlog (nothing archived) and keep it; prints its --data and URL");

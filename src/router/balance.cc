@@ -32,6 +32,28 @@ struct Plan {
     ++load[node];
   }
 };
+// A partition with data stays with the member whose store holds it (docs/cluster.md): while
+// that member is a live data member, draining or not. When it is down and its object store is
+// known, a survivor takes the partition over from there: the one chosen keeps it while it works
+// (it holds the owner key) unless it gives up; else it is a takeover to assign. Otherwise it
+// waits, untouched, for its member.
+void KeepWritten(const ClusterView& view, uint32_t p, bool is_stuck, Plan& plan,
+                 std::vector<uint32_t>& takeovers, std::map<uint32_t, std::string>& pin_changes) {
+  const std::string& w = view.written[p];
+  const std::string& d = view.desired[p];
+  auto it = view.members.find(w);
+  if (it != view.members.end() && it->second.role == kRoleData) {
+    if (plan.load.count(w)) ++plan.load[w];
+    if (d != w) pin_changes[p] = w;
+  } else if (view.CanTakeOver(p)) {
+    if (!d.empty() && d != w && view.IsEligible(d) && !is_stuck) {
+      plan.Assign(p, d);
+    } else {
+      takeovers.push_back(p);
+    }
+  }
+}
+
 }  // namespace
 
 std::map<uint32_t, std::string> PlanBalance(const ClusterView& view, const BalanceOptions& options,
@@ -46,24 +68,18 @@ std::map<uint32_t, std::string> PlanBalance(const ClusterView& view, const Balan
   plan.assigned.resize(partitions);
   // Keep what is wanted and possible: the desired owner, else the current one.
   std::vector<uint32_t> orphans, leaving;  // no live owner; a live owner that may not keep it
+  std::vector<uint32_t> takeovers;         // written by a member that is down
   std::vector<bool> pinned(partitions, false);
   std::map<uint32_t, std::string> pin_changes;
   for (uint32_t p = 0; p < partitions; ++p) {
-    // A partition with data stays with the node that holds the data (docs/cluster.md): while
-    // that node is a live data member, draining or not, and untouched while it is down.
-    const std::string& w = p < view.written.size() ? view.written[p] : std::string();
-    if (!w.empty()) {
+    const std::string& d = view.desired[p];
+    const bool is_stuck = p < stuck.size() && stuck[p];
+    if (p < view.written.size() && !view.written[p].empty()) {
       pinned[p] = true;
-      auto it = view.members.find(w);
-      if (it != view.members.end() && it->second.role == kRoleData) {
-        if (plan.load.count(w)) ++plan.load[w];
-        if (view.desired[p] != w) pin_changes[p] = w;
-      }
+      KeepWritten(view, p, is_stuck, plan, takeovers, pin_changes);
       continue;
     }
-    const std::string& d = view.desired[p];
     const std::string owner = view.owners[p] ? view.owners[p]->node : std::string();
-    const bool is_stuck = p < stuck.size() && stuck[p];
     if (!d.empty() && view.IsEligible(d) && !is_stuck) {
       plan.Assign(p, d);
     } else if (!owner.empty() && view.IsEligible(owner)) {
@@ -77,6 +93,11 @@ std::map<uint32_t, std::string> PlanBalance(const ClusterView& view, const Balan
   for (uint32_t p : orphans) {
     const bool is_stuck = p < stuck.size() && stuck[p];
     plan.Assign(p, plan.Least(is_stuck ? view.desired[p] : std::string()));
+  }
+  for (uint32_t p : takeovers) {
+    const bool is_stuck = p < stuck.size() && stuck[p];
+    plan.Assign(p, plan.Least(is_stuck ? view.desired[p] : std::string()));
+    if (plan.assigned[p] != view.desired[p]) pin_changes[p] = plan.assigned[p];
   }
   uint32_t moves = 0;
   for (uint32_t p : leaving) {

@@ -6,8 +6,11 @@
 // is bounded: at most max_moves partitions per round leave a live owner, whether to even out the
 // load (a join) or to empty a draining member, so a rebalance is gradual and never stalls the
 // partitions that stay put. A partition that is already moving (desired by one member, owned by
-// another) is not moved again. A partition that holds data (ClusterView::written) never moves:
-// it stays with the node that wrote it, which takes it back when it returns.
+// another) is not moved again. A partition that holds data (ClusterView::written) is never moved
+// to even out the load: it stays with the member whose store holds it. When that member is
+// down and its object store is known (ClusterView::stores), the partition goes to the least
+// loaded member at once, which takes it over from there (docs/cluster.md, "Failover"); else it
+// waits for the member to return.
 #pragma once
 
 #include <cstdint>

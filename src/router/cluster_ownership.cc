@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 
 namespace strata::router {
 
@@ -28,6 +29,8 @@ ClusterOwnership::ClusterOwnership(ClusterOptions options, std::unique_ptr<etcd:
       etcd_(std::move(etcd)),
       tokens_(options_.partitions, 0),
       recorded_(options_.partitions, false),
+      taking_over_(options_.partitions, 0),
+      takeover_failed_(options_.partitions),
       unowned_since_(options_.partitions) {}
 
 Result<std::unique_ptr<ClusterOwnership>> ClusterOwnership::Join(
@@ -50,6 +53,13 @@ Result<std::unique_ptr<ClusterOwnership>> ClusterOwnership::Join(
     return Error(ErrorCode::kInvalidConfig, "the lease TTL must be at least 2 seconds");
   }
   std::unique_ptr<ClusterOwnership> self(new ClusterOwnership(std::move(options), std::move(etcd)));
+  if (!self->options_.cold_url.empty() && self->options_.role == kRoleData) {
+    // Not on the lease: survivors need it once this member is gone.
+    const auto& o = self->options_;
+    auto put = self->etcd_->Txn(
+        {}, {etcd::Op::Put(self->keys_.store(o.node_id), EncodeStore(o.cold_url))});
+    if (!put) return put.error();
+  }
   // A previous process with this id (killed, so it could not leave) keeps its member key until
   // its lease expires: wait for that rather than take its place while it might still run.
   const auto give_up = SteadyClock::now() + self->options_.lease_ttl + std::chrono::seconds(2);
@@ -70,6 +80,7 @@ Result<std::unique_ptr<ClusterOwnership>> ClusterOwnership::Join(
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   self->thread_ = std::thread([p = self.get()] { p->Run(); });
+  self->takeover_thread_ = std::thread([p = self.get()] { p->RunTakeOvers(); });
   return self;
 }
 
@@ -108,6 +119,7 @@ void ClusterOwnership::Leave() {
   }
   stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (takeover_thread_.joinable()) takeover_thread_.join();
   int64_t lease;
   {
     std::lock_guard lock(mu_);
@@ -135,6 +147,7 @@ void ClusterOwnership::CrashForTest() {
   }
   stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (takeover_thread_.joinable()) takeover_thread_.join();
   std::lock_guard lock(mu_);
   lease_ = 0;  // a dead process answers nothing: it owns nothing, and it never revokes
 }
@@ -155,6 +168,15 @@ Result<Lease> ClusterOwnership::OwnerOf(uint32_t partition) {
     const auto token = static_cast<uint64_t>(owner->token);
     return Lease{owner->node, token, token};
   }
+  const std::string& written =
+      partition < view_.written.size() ? view_.written[partition] : std::string();
+  if (partition < taking_over_.size() && taking_over_[partition] != 0) {
+    return Error(ErrorCode::kUnavailable,
+                 "partition " + std::to_string(partition) + " is being taken over by '" +
+                     options_.node_id + "' from '" + written +
+                     "', which is down (its events are being copied from that member's object "
+                     "store); retry in a moment");
+  }
   if (owner) {
     return Error(ErrorCode::kUnavailable, "this node ('" + options_.node_id +
                                               "') cannot renew its etcd lease, so it no "
@@ -162,8 +184,12 @@ Result<Lease> ClusterOwnership::OwnerOf(uint32_t partition) {
                                               std::to_string(partition) +
                                               "; retry on another node, or in a moment");
   }
-  const std::string& written =
-      partition < view_.written.size() ? view_.written[partition] : std::string();
+  if (view_.CanTakeOver(partition)) {
+    return Error(ErrorCode::kUnavailable,
+                 "partition " + std::to_string(partition) + " holds data on member '" + written +
+                     "', which is down; another member takes it over from that member's object "
+                     "store: retry in a few seconds");
+  }
   if (!written.empty() && !view_.IsLive(written)) {
     return Error(ErrorCode::kUnavailable,
                  "partition " + std::to_string(partition) + " holds data on member '" + written +
@@ -230,6 +256,8 @@ OwnershipStats ClusterOwnership::Stats() const {
                                                                 [](int64_t t) { return t != 0; }))
                           : 0;
   s.balancer = view_.balancer == options_.node_id;
+  s.taking_over = static_cast<uint32_t>(
+      std::count_if(taking_over_.begin(), taking_over_.end(), [](int64_t t) { return t != 0; }));
   return s;
 }
 
@@ -301,7 +329,8 @@ void ClusterOwnership::Tick() {
         const bool mine = o && o->node == options_.node_id && o->lease == lease_;
         // A release clears its token before deleting the key: a token that goes here was lost.
         if (tokens_[p] != 0 && !mine) ++stats_.lost;
-        tokens_[p] = mine ? o->token : 0;
+        // A partition being taken over is served only once its events are here.
+        tokens_[p] = mine && taking_over_[p] == 0 ? o->token : 0;
       }
     }
   }
@@ -355,20 +384,42 @@ void ClusterOwnership::AcquireAndRelease(const ClusterView& view) {
     std::lock_guard lock(mu_);
     lease = lease_;
   }
+  std::map<std::string, TakeOverJob> jobs;  // by the member taken over from
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     const auto& owner = view.owners[p];
     const std::string& desired = view.desired[p];
-    // A partition that holds data elsewhere is never taken here: this node's store lacks it.
+    // A partition that holds data elsewhere is taken here only to take it over from a member
+    // that is down; else this node's store lacks it.
     const std::string& written = view.written[p];
-    if (!owner && desired == options_.node_id && (written.empty() || written == options_.node_id)) {
+    const bool free = written.empty() || written == options_.node_id;
+    const bool takeover = !free && options_.take_over && view.CanTakeOver(p) && MayTakeOver(p);
+    if (!owner && desired == options_.node_id && (free || takeover)) {
       PartitionOwner me{options_.node_id, 0, NowMicros(), lease};
-      auto txn = etcd_->Txn({etcd::Compare::Absent(keys_.owner(p))},
-                            {etcd::Op::Put(keys_.owner(p), EncodeOwner(me), lease)});
+      std::vector<etcd::Compare> ifs{etcd::Compare::Absent(keys_.owner(p))};
+      if (takeover) {
+        // Only once the writer's lease is gone in etcd (it acknowledges nothing after), and
+        // only if nobody has taken it over meanwhile.
+        ifs.push_back(etcd::Compare::Absent(keys_.member(written)));
+        ifs.push_back(etcd::Compare::ModRevisionIs(keys_.written(p), view.written_rev[p]));
+      }
+      auto txn = etcd_->Txn(ifs, {etcd::Op::Put(keys_.owner(p), EncodeOwner(me), lease)});
       if (!txn || !txn->succeeded) continue;
       std::lock_guard lock(mu_);
       if (lease_ != lease) continue;  // the lease went meanwhile: so did the key
-      tokens_[p] = txn->revision;
       ++stats_.acquired;
+      if (takeover) {
+        taking_over_[p] = txn->revision;
+        TakeOverJob& job = jobs[written];
+        job.from = written;
+        job.url = view.stores.at(written);
+        job.partitions.emplace_back(p, txn->revision);
+        spdlog::info(
+            "cluster: '{}' takes partition {} over from '{}', which is down (fencing "
+            "token {})",
+            options_.node_id, p, written, txn->revision);
+        continue;
+      }
+      tokens_[p] = txn->revision;
       spdlog::info("cluster: '{}' owns partition {} (fencing token {})", options_.node_id, p,
                    txn->revision);
     } else if (owner && owner->node == options_.node_id && owner->lease == lease &&
@@ -387,6 +438,86 @@ void ClusterOwnership::AcquireAndRelease(const ClusterView& view) {
         spdlog::info("cluster: '{}' released partition {} to '{}'", options_.node_id, p, desired);
       }
     }
+  }
+  if (jobs.empty()) return;
+  {
+    std::lock_guard lock(stop_mu_);
+    for (auto& [_, job] : jobs) takeovers_.push_back(std::move(job));
+  }
+  stop_cv_.notify_all();
+}
+
+bool ClusterOwnership::MayTakeOver(uint32_t partition) const {
+  std::lock_guard lock(mu_);
+  const auto failed = takeover_failed_[partition];
+  return failed == SteadyClock::time_point{} ||
+         SteadyClock::now() - failed > 2 * options_.lease_ttl;
+}
+
+void ClusterOwnership::RunTakeOvers() {
+  while (true) {
+    TakeOverJob job;
+    {
+      std::unique_lock lock(stop_mu_);
+      stop_cv_.wait(lock, [this] { return stopping_ || !takeovers_.empty(); });
+      if (stopping_) return;
+      job = std::move(takeovers_.front());
+      takeovers_.pop_front();
+    }
+    TakeOverOnce(job);
+  }
+}
+
+void ClusterOwnership::TakeOverOnce(const TakeOverJob& job) {
+  std::vector<uint32_t> partitions;
+  for (const auto& [p, _] : job.partitions) partitions.push_back(p);
+  const auto started = SteadyClock::now();
+  Status copied = options_.take_over(partitions, job.from, job.url);
+  if (!copied) return AbandonTakeOver(job, copied.error());
+  // The events are here: the partitions are written by this member from now on, provided it
+  // still holds every owner key it took (else another member may be taking them over).
+  std::vector<etcd::Compare> ifs;
+  std::vector<etcd::Op> puts;
+  for (const auto& [p, token] : job.partitions) {
+    ifs.push_back(etcd::Compare::ModRevisionIs(keys_.owner(p), token));
+    puts.push_back(etcd::Op::Put(keys_.written(p), options_.node_id));
+  }
+  auto txn = etcd_->Txn(ifs, puts);
+  if (!txn || !txn->succeeded) {
+    return AbandonTakeOver(
+        job, txn ? Error(ErrorCode::kConflict, "this member no longer holds every owner key")
+                 : txn.error());
+  }
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  std::lock_guard lock(mu_);
+  for (const auto& [p, token] : job.partitions) {
+    if (taking_over_[p] != token) continue;
+    taking_over_[p] = 0;
+    recorded_[p] = true;
+    tokens_[p] = token;  // the next tick clears it if the key went meanwhile
+    ++stats_.taken_over;
+  }
+  stats_.last_takeover_seconds = seconds;
+  spdlog::info("cluster: '{}' took {} partitions over from '{}' in {:.2f} s and serves them",
+               options_.node_id, job.partitions.size(), job.from, seconds);
+}
+
+void ClusterOwnership::AbandonTakeOver(const TakeOverJob& job, const Error& why) {
+  spdlog::warn(
+      "cluster: '{}' could not take {} partitions over from '{}' ({}); it gives them up so "
+      "another member can try",
+      options_.node_id, job.partitions.size(), job.from, why.ToString());
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [p, token] : job.partitions) {
+      if (taking_over_[p] == token) taking_over_[p] = 0;
+      takeover_failed_[p] = SteadyClock::now();
+      ++stats_.takeover_failures;
+    }
+  }
+  for (const auto& [p, token] : job.partitions) {
+    IgnoreError(etcd_->Txn({etcd::Compare::ModRevisionIs(keys_.owner(p), token)},
+                           {etcd::Op::Delete(keys_.owner(p))}));
   }
 }
 

@@ -10,15 +10,24 @@
 // node take them. Holds() is the check an append makes after it is durable and before it is
 // acknowledged.
 //
+// Failover (docs/cluster.md, "Failover"): when a member that holds partitions dies, the balancer
+// gives them to survivors. A survivor takes the owner key of such a partition (only once the dead
+// member's key is gone from etcd), runs `take_over` to copy the partition's events from the dead
+// member's object store into its own store, and only then records the partition as written by
+// itself and serves it. Until then its requests are refused with kUnavailable.
+//
 // Threads: one background thread (Start .. Stop) renews the lease, reads the cluster's keys every
-// tick, balances and acquires/releases; OwnerOf, Holds, Members and View may be called from any
-// thread (they read a snapshot under a mutex).
+// tick, balances and acquires/releases; a second one runs the takeovers (they may take seconds);
+// OwnerOf, Holds, Members and View may be called from any thread (they read a snapshot under a
+// mutex).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,9 +43,19 @@
 
 namespace strata::router {
 
+// Copies `partitions`' events from the store of `from` (a member that is down), which writes
+// to the object store at `url`, into this node's store; true once every one of them is here.
+using TakeOver = std::function<Status(const std::vector<uint32_t>& partitions,
+                                      const std::string& from, const std::string& url)>;
+
 struct ClusterOptions {
   std::string cluster = "strata";  // etcd keys live under /strata/<cluster>/
   std::string node_id;
+  // The object store this member's store writes every acknowledged event to before it is
+  // acknowledged (its --cold URL, with the object-store WAL), published as stores/<id> so that
+  // survivors can take its partitions over when it dies. Empty: they wait for it to return.
+  std::string cold_url;
+  TakeOver take_over;     // null: this member takes no partition over
   std::string advertise;  // host:port clients and other nodes reach this node's gRPC API at
   std::string role = std::string(kRoleData);
   std::chrono::seconds lease_ttl{10};
@@ -50,6 +69,9 @@ struct ClusterOptions {
 struct OwnershipStats {
   uint64_t acquired = 0, released = 0, lost = 0;  // partitions taken, given up, lost with a lease
   uint64_t renew_failures = 0;
+  uint64_t taken_over = 0, takeover_failures = 0;  // partitions taken over from dead members
+  double last_takeover_seconds = 0;                // the last takeover's copy, start to end
+  uint32_t taking_over = 0;                        // partitions being taken over now
   uint32_t owned = 0;  // partitions served now (none while the lease is not valid)
   bool lease_valid = false;
   bool balancer = false;
@@ -102,6 +124,18 @@ class ClusterOwnership final : public Ownership {
   void AcquireAndRelease(const ClusterView& view);
   bool LeaseValid(std::chrono::steady_clock::time_point now) const;
   bool RecordedHere(uint32_t partition) const;
+  // Whether this member may try to take `partition` over now (it did not fail to lately).
+  bool MayTakeOver(uint32_t partition) const;
+
+  // Takeovers: partitions whose owner key this member holds while it copies their events.
+  struct TakeOverJob {
+    std::string from, url;
+    std::vector<std::pair<uint32_t, int64_t>> partitions;  // with the owner key's token
+  };
+  void RunTakeOvers();
+  void TakeOverOnce(const TakeOverJob& job);
+  // Gives the job's partitions up (their owner keys go) after a failed copy.
+  void AbandonTakeOver(const TakeOverJob& job, const Error& why);
 
   const ClusterOptions options_;
   const ClusterKeys keys_;
@@ -111,9 +145,13 @@ class ClusterOwnership final : public Ownership {
   ClusterView view_;             // GUARDED_BY(mu_)
   std::vector<int64_t> tokens_;  // by partition, 0: not ours. GUARDED_BY(mu_)
   std::vector<bool> recorded_;   // by partition: written/<p> names this node. GUARDED_BY(mu_)
-  int64_t lease_ = 0;            // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point valid_until_;  // GUARDED_BY(mu_)
-  OwnershipStats stats_;                               // GUARDED_BY(mu_)
+  // By partition: the token of the owner key held while taking it over (0: none). Such a
+  // partition is not served (tokens_ stays 0) until its events are here. GUARDED_BY(mu_)
+  std::vector<int64_t> taking_over_;
+  std::vector<std::chrono::steady_clock::time_point> takeover_failed_;  // GUARDED_BY(mu_)
+  int64_t lease_ = 0;                                                   // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point valid_until_;                   // GUARDED_BY(mu_)
+  OwnershipStats stats_;                                                // GUARDED_BY(mu_)
 
   // Background thread only.
   std::chrono::steady_clock::time_point last_renew_, last_balance_, last_renew_warning_;
@@ -124,7 +162,9 @@ class ClusterOwnership final : public Ownership {
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // GUARDED_BY(stop_mu_)
   bool left_ = false;
+  std::deque<TakeOverJob> takeovers_;  // GUARDED_BY(stop_mu_)
   std::thread thread_;
+  std::thread takeover_thread_;
 };
 
 }  // namespace strata::router

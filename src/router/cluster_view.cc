@@ -12,6 +12,11 @@ bool ClusterView::IsEligible(const std::string& node) const {
   return it != members.end() && it->second.role == kRoleData && draining.count(node) == 0;
 }
 
+bool ClusterView::CanTakeOver(uint32_t partition) const {
+  const std::string& w = partition < written.size() ? written[partition] : std::string();
+  return !w.empty() && !IsLive(w) && stores.count(w) > 0;
+}
+
 std::string ClusterKeys::Number(uint32_t p) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%02u", p);
@@ -27,7 +32,24 @@ std::string EncodeOwner(const PartitionOwner& o) {
   return nlohmann::json{{"node", o.node}, {"since", o.since_us}}.dump();
 }
 
+std::string EncodeStore(const std::string& cold_url) {
+  return nlohmann::json{{"cold", cold_url}}.dump();
+}
+
 namespace {
+void ReadStore(const std::string& id, const etcd::KeyValue& kv, ClusterView& view) {
+  auto j = nlohmann::json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.value("cold", nlohmann::json()).is_string() &&
+      !j["cold"].get<std::string>().empty()) {
+    view.stores[id] = j["cold"].get<std::string>();
+  } else {
+    spdlog::warn(
+        "cluster: store key {} holds an unreadable value; its partitions cannot be "
+        "taken over while it is down",
+        kv.key);
+  }
+}
+
 void ReadMember(const std::string& id, const etcd::KeyValue& kv, ClusterView& view) {
   MemberInfo m;
   m.id = id;
@@ -86,6 +108,7 @@ Result<ClusterView> ReadClusterView(etcd::EtcdClient& etcd, const ClusterKeys& k
   view.owners.resize(partitions);
   view.desired.resize(partitions);
   view.written.resize(partitions);
+  view.written_rev.resize(partitions);
   auto kvs = etcd.GetPrefix(keys.root(), &view.revision);
   if (!kvs) return kvs.error();
   const std::string& root = keys.root();
@@ -107,7 +130,12 @@ Result<ClusterView> ReadClusterView(etcd::EtcdClient& etcd, const ClusterKeys& k
     } else if (under("desired/", &rest)) {
       if (auto p = ParsePartition(rest, partitions)) view.desired[*p] = kv.value;
     } else if (under("written/", &rest)) {
-      if (auto p = ParsePartition(rest, partitions)) view.written[*p] = kv.value;
+      if (auto p = ParsePartition(rest, partitions)) {
+        view.written[*p] = kv.value;
+        view.written_rev[*p] = kv.mod_revision;
+      }
+    } else if (under("stores/", &rest) && !rest.empty()) {
+      ReadStore(std::string(rest), kv, view);
     } else if (under("drain/", &rest) && !rest.empty()) {
       view.draining.insert(std::string(rest));
     }

@@ -42,12 +42,19 @@ struct ClusterView {
   int64_t balancer_rev = 0;                           // mod_revision of the balancer key
   std::vector<std::optional<PartitionOwner>> owners;  // by partition; nullopt: no owner now
   std::vector<std::string> desired;                   // by partition; empty: none written
-  // By partition: the node that first wrote events to it (empty: none yet). Until data can
-  // follow a partition to another node, a written partition stays with that node.
+  // By partition: the member whose store holds its events (empty: none yet), and the key's
+  // mod_revision. A written partition stays with that member while it lives; when it dies, a
+  // survivor takes the partition over from its object store (docs/cluster.md, "Failover").
   std::vector<std::string> written;
+  std::vector<int64_t> written_rev;
+  // By member (live or not): the object store its store writes (its --cold URL), where a
+  // survivor reads the partitions it held. Absent: they cannot be taken over.
+  std::map<std::string, std::string> stores;
   std::set<std::string> draining;  // node ids being drained
 
   bool IsLive(const std::string& node) const { return members.count(node) > 0; }
+  // A written partition whose member is down and whose events a survivor can read.
+  bool CanTakeOver(uint32_t partition) const;
   // A live data member that is not draining: may be given partitions.
   bool IsEligible(const std::string& node) const;
 };
@@ -63,6 +70,7 @@ class ClusterKeys {
   std::string desired(uint32_t partition) const { return root_ + "desired/" + Number(partition); }
   std::string drain(const std::string& id) const { return root_ + "drain/" + id; }
   std::string written(uint32_t partition) const { return root_ + "written/" + Number(partition); }
+  std::string store(const std::string& id) const { return root_ + "stores/" + id; }
 
  private:
   static std::string Number(uint32_t p);
@@ -71,6 +79,7 @@ class ClusterKeys {
 
 std::string EncodeMember(const MemberInfo& m);
 std::string EncodeOwner(const PartitionOwner& o);
+std::string EncodeStore(const std::string& cold_url);
 
 // Reads every key of the cluster in one request. Values it cannot parse are logged and read
 // as what is safe: a member without an address, an owner named "?" (so nobody takes the

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 
 namespace strata::router {
@@ -174,6 +175,59 @@ TEST(Balance, APartitionWithDataStaysWithTheNodeThatWroteItEvenWhenItIsDown) {
   Apply(v, PlanBalance(v, BalanceOptions{4}));
   Settle(v);
   for (uint32_t p = 0; p < 10; ++p) EXPECT_EQ(v.desired[p], "a") << p;
+}
+
+TEST(Balance, ADeadWritersPartitionsGoToTheSurvivorsWhenItsObjectStoreIsKnown) {
+  ClusterView v = EmptyView();
+  v.written_rev.resize(kPartitions);
+  AddMember(v, "a");
+  AddMember(v, "b");
+  AddMember(v, "c");
+  for (int round = 0; round < 40; ++round) {
+    Apply(v, PlanBalance(v, BalanceOptions{4}));
+    Settle(v);
+  }
+  std::vector<uint32_t> of_a;
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    if (v.owners[p]->node == "a" && of_a.size() < 10) {
+      of_a.push_back(p);
+      v.written[p] = "a";
+    }
+  }
+  v.stores["a"] = "s3://bucket/a";
+  v.members.erase("a");
+  for (auto& o : v.owners) {
+    if (o && o->node == "a") o.reset();
+  }
+  // Every partition of a's goes in one round: the written ones to be taken over, evenly.
+  auto changes = PlanBalance(v, BalanceOptions{4});
+  std::map<std::string, int> written_to;
+  for (uint32_t p : of_a) {
+    ASSERT_EQ(changes.count(p), 1u) << p;
+    ++written_to[changes[p]];
+  }
+  EXPECT_EQ(written_to["b"] + written_to["c"], 10);
+  EXPECT_LE(std::abs(written_to["b"] - written_to["c"]), 2);
+  // While the chosen member takes one over (it holds the owner key), it keeps it.
+  Apply(v, changes);
+  Settle(v);
+  EXPECT_TRUE(PlanBalance(v, BalanceOptions{4}).empty());
+  // Once taken over it is the new writer's, and stays there when a returns.
+  for (uint32_t p : of_a) v.written[p] = v.owners[p]->node;
+  AddMember(v, "a");
+  for (int round = 0; round < 40; ++round) {
+    Apply(v, PlanBalance(v, BalanceOptions{4}));
+    Settle(v);
+  }
+  for (uint32_t p : of_a) EXPECT_EQ(v.owners[p]->node, v.written[p]) << p;
+  // Without a known object store nothing is taken over (the older rule).
+  ClusterView w = v;
+  for (uint32_t p : of_a) w.written[p] = "gone";
+  for (auto& o : w.owners) {
+    if (o && w.written[&o - &w.owners[0]] == "gone") o.reset();
+  }
+  auto none = PlanBalance(w, BalanceOptions{4});
+  for (uint32_t p : of_a) EXPECT_EQ(none.count(p), 0u) << p;
 }
 
 }  // namespace

@@ -243,6 +243,18 @@ std::string ClusterPrometheusText(const ClusterMetricsSource& c) {
              "Partitions this member lost with its lease.", o.lost);
     m.Single("strata_cluster_lease_renew_failures_total", "counter",
              "Lease renewals that did not reach etcd.", o.renew_failures);
+    m.Single("strata_cluster_partitions_taken_over_total", "counter",
+             "Partitions this member took over from members that were down (failover).",
+             o.taken_over);
+    m.Single("strata_cluster_takeover_failures_total", "counter",
+             "Partitions whose takeover failed here (given up for another member to try).",
+             o.takeover_failures);
+    m.Single("strata_cluster_partitions_taking_over", "gauge",
+             "Partitions whose events this member is copying now (not served until done).",
+             o.taking_over);
+    m.Single("strata_cluster_last_takeover_seconds", "gauge",
+             "How long the last takeover's copy took, from its start to serving.",
+             o.last_takeover_seconds);
     const router::ClusterView v = c.ownership->View();
     m.Single("strata_cluster_members", "gauge", "Live members in etcd.", v.members.size());
     m.Family("strata_cluster_partition_owned_seconds", "gauge",

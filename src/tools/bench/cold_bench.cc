@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/adopt.h"
 #include "storage/snapshot.h"
 #include "tools/bench/latencies.h"
 
@@ -214,6 +215,31 @@ class ColdBench {
     return OkStatus();
   }
 
+  // 7. A takeover: partitions copied from the object store into an empty store.
+  Status TakeOver() {
+    auto os = objstore::Open(report.url, o_.cold.s3);
+    if (!os) return os.error();
+    StoreOptions to = o_;
+    to.data_dir = dir_ + "/took-over";
+    to.cold.url.clear();
+    auto store = open_(to);
+    if (!store) return store.error();
+    std::vector<uint32_t> partitions;
+    for (uint32_t p = 0; p < std::min(f_.takeover_partitions, o_.partitions); ++p) {
+      partitions.push_back(p);
+    }
+    auto r = storage::AdoptPartitions(**store, **os, partitions, o_.partitions);
+    if (!r) return r.error();
+    IgnoreError((*store)->Close());
+    report.takeover_seconds = r->seconds;
+    report.takeover_read_seconds = r->read_seconds;
+    report.takeover_events = r->events;
+    report.takeover_read_bytes = r->bytes;
+    report.takeover_payload_bytes = r->events * f_.event_size;
+    Done(ColdPhase::kTakeOver);
+    return OkStatus();
+  }
+
   ColdBenchReport report;
 
  private:
@@ -255,6 +281,7 @@ Result<ColdBenchReport> RunColdBench(const app::StoreConfig& store_config,
   STRATA_TRY(bench.ColdReads());
   STRATA_TRY(bench.Scan());
   STRATA_TRY(bench.Restore());
+  STRATA_TRY(bench.TakeOver());
   if (!config.keep) fs::remove_all(dir);
   return bench.report;
 }

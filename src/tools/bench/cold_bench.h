@@ -13,6 +13,9 @@
 //   kReads     `reads` single events by stream revision (a block cache much smaller than the data)
 //   kScan      a whole $all scan with a fresh cache
 //   kRestore   RestoreStore onto an empty directory, and opening the restored store
+//   kTakeOver  a cluster takeover (storage/adopt.h): `takeover_partitions` of the 64 partitions
+//              copied from the object store into an empty store, as a survivor does for a
+//              dead member (docs/cluster.md, "Failover")
 //
 // Thread-safety: RunColdBench runs on the caller's thread; `append_failed` is called from the
 // store's writer threads.
@@ -30,13 +33,14 @@ namespace strata::bench {
 struct ColdBenchConfig {
   double gb = 1;  // GiB of event payload to archive
   uint32_t event_size = 1000;
-  uint32_t streams = 1000;  // cold-0 … cold-<streams-1>
-  uint32_t reads = 2000;    // single-event reads to time
-  bool keep = false;        // keep the run's directory
-  bool fill_only = false;   // stop after kFill and keep the backlog (for `strata archive flush`)
+  uint32_t streams = 1000;            // cold-0 … cold-<streams-1>
+  uint32_t reads = 2000;              // single-event reads to time
+  uint32_t takeover_partitions = 21;  // about a third: one dead member's of three
+  bool keep = false;                  // keep the run's directory
+  bool fill_only = false;  // stop after kFill and keep the backlog (for `strata archive flush`)
 };
 
-enum class ColdPhase { kFill, kArchive, kSnapshot, kReads, kScan, kRestore };
+enum class ColdPhase { kFill, kArchive, kSnapshot, kReads, kScan, kRestore, kTakeOver };
 
 // The figures, filled in phase by phase. Sizes in bytes, times in seconds.
 struct ColdBenchReport {
@@ -66,6 +70,9 @@ struct ColdBenchReport {
   double restore_seconds = 0;
   uint64_t restore_bytes = 0;
   uint32_t restore_files = 0;
+  // kTakeOver
+  double takeover_seconds = 0, takeover_read_seconds = 0;
+  uint64_t takeover_events = 0, takeover_read_bytes = 0, takeover_payload_bytes = 0;
 };
 
 struct ColdBenchCallbacks {
