@@ -56,7 +56,10 @@ cmd_start() {
   done
   echo "$STRATA_ETCD" > "$DIR/etcd-url"
   say "up: members ${MEMBERS[*]} (logs in $DIR/<member>.log)"
-  echo "  connect with: kurrentdb+discover://$seeds?tls=false"
+  # Every member as a gossip seed: the official clients ask the next seed when one is down.
+  # (kurrentdb+discover:// makes them ask only the first host, meant as a DNS name that
+  # resolves to all the members.)
+  echo "  connect with: kurrentdb://$seeds?tls=false"
   echo "  status:       $STRATA cluster status --cluster $STRATA_ETCD"
 }
 
