@@ -34,12 +34,16 @@ Result<uint64_t> TakeRecords(std::string_view records, uint64_t after, Partition
   return taken;
 }
 
-// A shard's archived segments, in order; returns the last position they hold.
-Result<uint64_t> ReadSegments(objstore::ObjectStore& store, uint32_t shard, PartitionHistory& h) {
+// A shard's archived segments, in order, but those in `done` (which it extends); returns the
+// last position they hold.
+Result<uint64_t> ReadSegments(objstore::ObjectStore& store, uint32_t shard,
+                              std::set<uint64_t>& done, PartitionHistory& h) {
   auto manifest = LoadManifest(store, shard);
   if (!manifest) return manifest.error();
   uint64_t last = 0;
   for (const SegmentInfo& s : *manifest) {
+    last = std::max(last, s.last_position.value());
+    if (!done.insert(s.segment_id).second) continue;
     auto reader = SegmentReader::Open(store, s.key);
     if (!reader) return reader.error();
     for (size_t b = 0; b < (*reader)->footer().blocks.size(); ++b) {
@@ -49,21 +53,26 @@ Result<uint64_t> ReadSegments(objstore::ObjectStore& store, uint32_t shard, Part
     }
     h.bytes += s.bytes;
     ++h.segments;
-    last = std::max(last, s.last_position.value());
   }
   return last;
 }
 
 // The shards' groups in the WAL objects, after what their segments hold (`after`, by shard).
 // Each live object is read whole: they are few (garbage collection deletes them once archived,
-// docs/wal.md).
-Status ReadWal(objstore::ObjectStore& store, const std::map<uint32_t, uint64_t>& after,
-               PartitionHistory& h) {
+// docs/wal.md). Returns whether an object listed was gone when fetched: a store that still runs
+// deleted it once its groups were archived, maybe in segments newer than those read.
+Result<bool> ReadWal(objstore::ObjectStore& store, const std::map<uint32_t, uint64_t>& after,
+                     PartitionHistory& h) {
   auto objects = objstore::ListAll(store, kWalPrefix);
   if (!objects) return objects.error();
+  bool vanished = false;
   for (const auto& info : *objects) {
     if (!ParseWalKey(info.key)) continue;
     auto bytes = objstore::GetString(store, info.key);
+    if (!bytes && bytes.error().code() == ErrorCode::kObjectNotFound) {
+      vanished = true;
+      continue;
+    }
     if (!bytes) return bytes.error();
     h.bytes += bytes->size();
     auto o = DecodeWalObject(*bytes, info.key);
@@ -77,7 +86,7 @@ Status ReadWal(objstore::ObjectStore& store, const std::map<uint32_t, uint64_t>&
       h.wal_records += *taken;
     }
   }
-  return OkStatus();
+  return vanished;
 }
 
 }  // namespace
@@ -104,24 +113,22 @@ Result<PartitionHistory> ReadPartitionHistory(objstore::ObjectStore& store,
     h.records[p];
     shards.insert(ShardOfPartition(p, h.shards));
   }
-  // A WAL object listed but gone when fetched was deleted by the garbage collection of a store
-  // that still runs, once its groups were archived, maybe in segments read before: read again.
-  for (int attempt = 1;; ++attempt) {
-    std::map<uint32_t, uint64_t> archived;  // by shard: the last position its segments hold
-    for (uint32_t shard : shards) {
-      auto last = ReadSegments(store, shard, h);
-      if (!last) return last.error();
-      archived[shard] = *last;
-    }
-    Status wal = ReadWal(store, archived, h);
-    if (wal) return h;
-    if (wal.error().code() != ErrorCode::kObjectNotFound || attempt == 3) return wal.error();
-    PartitionHistory again;
-    again.shards = h.shards;
-    again.partitions = h.partitions;
-    for (const auto& [p, _] : h.records) again.records[p];
-    h = std::move(again);
+  std::map<uint32_t, std::set<uint64_t>> read;  // by shard: the segments read
+  std::map<uint32_t, uint64_t> archived;        // by shard: the last position its segments hold
+  for (uint32_t shard : shards) {
+    auto last = ReadSegments(store, shard, read[shard], h);
+    if (!last) return last.error();
+    archived[shard] = *last;
   }
+  auto vanished = ReadWal(store, archived, h);
+  if (!vanished) return vanished.error();
+  if (*vanished) {  // its groups are in segments archived since: read those too
+    for (uint32_t shard : shards) {
+      auto last = ReadSegments(store, shard, read[shard], h);
+      if (!last) return last.error();
+    }
+  }
+  return h;
 }
 
 }  // namespace strata::cold
