@@ -53,11 +53,15 @@ Result<std::unique_ptr<ClusterOwnership>> ClusterOwnership::Join(
     return Error(ErrorCode::kInvalidConfig, "the lease TTL must be at least 2 seconds");
   }
   std::unique_ptr<ClusterOwnership> self(new ClusterOwnership(std::move(options), std::move(etcd)));
-  if (!self->options_.cold_url.empty() && self->options_.role == kRoleData) {
-    // Not on the lease: survivors need it once this member is gone.
+  if (self->options_.role == kRoleData) {
+    // Not on the lease: survivors need it once this member is gone. A member that no longer
+    // puts every acknowledged event in an object store withdraws it, so that nobody takes over
+    // from an object store that may lack some.
     const auto& o = self->options_;
+    const std::string key = self->keys_.store(o.node_id);
     auto put = self->etcd_->Txn(
-        {}, {etcd::Op::Put(self->keys_.store(o.node_id), EncodeStore(o.cold_url))});
+        {},
+        {o.cold_url.empty() ? etcd::Op::Delete(key) : etcd::Op::Put(key, EncodeStore(o.cold_url))});
     if (!put) return put.error();
   }
   // A previous process with this id (killed, so it could not leave) keeps its member key until

@@ -252,6 +252,14 @@ TEST(ClusterOwnership, ADeadWritersPartitionsAreTakenOverAndServedOnlyOnceCopied
   }
   EXPECT_GE(b->Stats().takeover_failures + c->Stats().takeover_failures, 1u);
   EXPECT_EQ(b->Stats().taken_over + c->Stats().taken_over, 6u);
+  EXPECT_EQ(v.stores.count("a"), 1u);
+  // a back without an object store to publish (sync durability): it withdraws the old one, so
+  // nobody would take over from an object store that may lack what it acknowledges now.
+  auto again = StartNode(eps, cluster, "a");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->View().stores.count("a"), 0u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(again->View().stores.count("a"), 0u);
 }
 
 TEST(ClusterOwnership, APausedNodeStopsServingBeforeAnyoneElseCanOwnItsPartitions) {
