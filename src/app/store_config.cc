@@ -32,6 +32,7 @@ Result<StoreOptions> ToStoreOptions(const StoreConfig& c) {
   o.warm.memtable_budget = c.memtable_budget_mb << 20;
   o.warm.block_cache_bytes = c.block_cache_mb << 20;
   o.hot.ring_bytes = c.ring_mb << 20;
+  o.hot.positions = c.positions == "clock" ? PositionScheme::kClock : PositionScheme::kDense;
   o.idempotency_window = std::chrono::seconds(static_cast<int64_t>(c.idempotency_hours * 3600));
   o.index_streams = c.index_streams;
   o.disk_reserve_bytes = static_cast<uint64_t>(c.disk_reserve_mb) << 20;

@@ -23,6 +23,7 @@ struct StoreConfig {
   uint32_t shards = 0;              // 0: the store's own (4 for a new store)
   std::string durability = "sync";  // sync | async | object-store
   uint32_t wal_interval_ms = 10;    // with object-store
+  std::string positions = "dense";  // dense | clock (hot/hot_options.h)
   // Tuning (defaults from StoreOptions; see docs/warm-layout.md).
   size_t write_buffer_mb = 128;
   int max_write_buffers = 4;

@@ -109,6 +109,10 @@ void RegisterServe(CLI::App& app, int& exit_code) {
         cmd->count("--durability") == 0) {
       f->store.durability = "object-store";
     }
+    // One $all across the members needs positions that are unique and comparable among them.
+    if (!f->server.cluster.etcd.empty() && cmd->count("--positions") == 0) {
+      f->store.positions = "clock";
+    }
     exit_code = Run(*f);
   });
 }

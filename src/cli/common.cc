@@ -107,6 +107,13 @@ void StoreFlags::Register(CLI::App* cmd) {
                   "the default of serve --cluster)")
       ->check(CLI::IsMember({"sync", "async", "object-store"}))
       ->capture_default_str();
+  cmd->add_option("--positions", positions,
+                  "How appends are numbered in $all: dense (1, 2, 3, ... on this store) or "
+                  "clock (microsecond ticks with the partition in the low 6 bits, unique across "
+                  "a cluster and close to time; the default of serve --cluster). Both never "
+                  "reuse a position, so a store may switch")
+      ->check(CLI::IsMember({"dense", "clock"}))
+      ->capture_default_str();
   cmd->add_option("--wal-interval-ms", wal_interval_ms,
                   "With --durability object-store: the WAL's commit interval, at most one PUT "
                   "per interval; an append waits about half of it plus one PUT")

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "model/partition.h"
+
 namespace strata::storage {
 
 ShardWriter::ShardWriter(ShardId id, const StoreOptions& options, warm::WarmShard* warm,
@@ -245,7 +247,8 @@ bool ShardWriter::CommitGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plan
                               uint32_t total_events, uint64_t total_bytes) {
   const uint64_t segment = NextSegmentId(now, total_bytes);
   // A failed write (or position reservation) rolls the group back and fails it (FailGroup).
-  auto claimed = ring_->Claim(total_events, total_bytes);
+  ClaimPartitions(plans);
+  auto claimed = ring_->Claim(total_events, total_bytes, group_partitions_);
   if (!claimed) {
     FailGroup(ops, plans, claimed.error());
     return false;
@@ -254,11 +257,11 @@ bool ShardWriter::CommitGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plan
   group_buffer_.resize(total_bytes);
   std::vector<std::pair<Position, std::string_view>> records;
   records.reserve(total_events);
-  const uint64_t end = EncodeGroup(plans, claim.first.value(), segment, now, records);
+  const uint64_t last = EncodeGroup(plans, claim, segment, now, records);
   if (auto st = WriteGroup(records, total_events); !st) {
     // The range holds no record: RocksDB applies a batch whose WAL write failed to no
     // memtable, and its resume flushes the memtables so that WAL is never replayed.
-    ring_->Abandon(claim.first, total_events);
+    ring_->Abandon(claim);
     FailGroup(ops, plans, st.error());
     return false;
   }
@@ -267,15 +270,15 @@ bool ShardWriter::CommitGroup(std::vector<ShardOp>& ops, std::vector<Plan>& plan
     const std::string_view span(records.front().second.data(), records.back().second.data() +
                                                                    records.back().second.size() -
                                                                    records.front().second.data());
-    if (auto st = wal_->Write(id_.value(), claim.first.value(), end - 1, span); !st) {
+    if (auto st = wal_->Write(id_.value(), claim.first.value(), last, total_events, span); !st) {
       FailUnlogged(ops, plans, st.error());
       return false;
     }
   }
   // Make the group visible: heads and tails first, then the ring and the watermark.
   CommitHeads(plans, now);
-  PublishGroup(claim, records, now, total_events, end - 1);
-  HandOffToIndexer(end - 1);
+  PublishGroup(claim, records, now, last);
+  HandOffToIndexer(last);
   return true;
 }
 
@@ -306,19 +309,33 @@ void ShardWriter::FailUnlogged(std::vector<ShardOp>& ops, std::vector<Plan>& pla
   }
 }
 
-uint64_t ShardWriter::EncodeGroup(std::vector<Plan>& plans, uint64_t first_position,
+void ShardWriter::ClaimPartitions(const std::vector<Plan>& plans) {
+  group_partitions_.clear();
+  if (ring_->scheme() != PositionScheme::kClock) return;
+  for (const Plan& p : plans) {
+    if (p.state != Plan::State::kWrite) continue;
+    group_partitions_.insert(group_partitions_.end(), p.events->size(),
+                             PartitionOf(p.stream, options_.partitions));
+  }
+}
+
+uint64_t ShardWriter::EncodeGroup(std::vector<Plan>& plans, const hot::Ring::Claimed& claim,
                                   uint64_t segment, int64_t now,
                                   std::vector<std::pair<Position, std::string_view>>& records) {
   char* out = group_buffer_.data();
-  uint64_t pos = first_position;
+  uint32_t i = 0;  // the record's index in the claim
+  uint64_t last = 0;
   for (auto& p : plans) {
     if (p.state != Plan::State::kWrite) continue;
-    p.first_position = pos;
-    for (size_t k = 0; k < p.events->size(); ++k) {
+    const uint32_t partition = group_partitions_.empty() ? 0 : group_partitions_[i];
+    p.first_position = claim.At(i, partition).value();
+    p.position_step = claim.step;
+    for (size_t k = 0; k < p.events->size(); ++k, ++i) {
       const EventData& e = (*p.events)[k];
+      const Position pos = claim.At(i, partition);
       RecordHeader hdr;
       hdr.kind = p.kind;
-      hdr.position = Position(pos);
+      hdr.position = pos;
       hdr.revision =
           Revision(p.kind == RecordKind::kTombstone ? kTombstoneRevision : p.first_revision + k);
       hdr.stream_number = p.head->planned.number;
@@ -327,12 +344,12 @@ uint64_t ShardWriter::EncodeGroup(std::vector<Plan>& plans, uint64_t first_posit
       hdr.segment_id = SegmentId(segment);
       hdr.event_id = e.event_id;
       char* end = EncodeRecord(hdr, p.stream, e, out);
-      records.emplace_back(Position(pos), std::string_view(out, end - out));
+      records.emplace_back(pos, std::string_view(out, end - out));
       out = end;
-      ++pos;
+      last = pos.value();
     }
   }
-  return pos;
+  return last;
 }
 
 Status ShardWriter::WriteGroup(const std::vector<std::pair<Position, std::string_view>>& records,
@@ -358,12 +375,11 @@ void ShardWriter::CommitHeads(std::vector<Plan>& plans, int64_t now) {
     HeadEntry* h = p.head;
     if (p.kind == RecordKind::kEvent) {
       for (size_t k = 0; k < p.events->size(); ++k) {
-        h->tail.push_back(
-            {p.first_revision + k, p.first_position + k, (*p.events)[k].event_id, now});
+        h->tail.push_back({p.first_revision + k, p.PositionOf(k), (*p.events)[k].event_id, now});
         tail_fifo_.push_back(h);
       }
     }
-    h->planned.last_position = Position(p.first_position + p.events->size() - 1);
+    h->planned.last_position = Position(p.PositionOf(p.events->size() - 1));
     h->committed = h->planned;
     h->changed_at = h->planned.last_position.value();
     if (p.meta_target) {
@@ -376,14 +392,14 @@ void ShardWriter::CommitHeads(std::vector<Plan>& plans, int64_t now) {
 
 void ShardWriter::PublishGroup(const hot::Ring::Claimed& claim,
                                const std::vector<std::pair<Position, std::string_view>>& records,
-                               int64_t now, uint32_t total_events, uint64_t last) {
+                               int64_t now, uint64_t last) {
   uint64_t off = claim.arena_offset;
-  for (auto& [p, rec] : records) {
-    ring_->Publish(p, off, rec, now);
-    off += rec.size();
+  for (uint32_t i = 0; i < records.size(); ++i) {
+    ring_->Publish(claim, i, off, records[i].second, now);
+    off += records[i].second.size();
   }
   last_position_.store(last, std::memory_order_release);
-  ring_->MarkDurable(claim.first, total_events);
+  ring_->MarkDurable(claim);
 }
 
 void ShardWriter::HandOffToIndexer(uint64_t last) {
@@ -408,7 +424,7 @@ void ShardWriter::CompleteGroup(std::vector<ShardOp>& ops, std::vector<Plan>& pl
         AppendResult r;
         r.count = static_cast<uint32_t>(p.events->size());
         r.first_position = Position(p.first_position);
-        r.last_position = Position(p.first_position + r.count - 1);
+        r.last_position = Position(p.PositionOf(r.count - 1));
         r.first_revision = Revision(p.first_revision);
         r.last_revision = Revision(
             p.kind == RecordKind::kTombstone ? kTombstoneRevision : p.first_revision + r.count - 1);

@@ -174,8 +174,10 @@ class ShardWriter final : private ShardIndexer::Owner {
     RecordKind kind = RecordKind::kEvent;
     uint64_t first_revision = 0;
     uint64_t first_position = 0;
+    uint64_t position_step = 1;  // between the op's consecutive records (Ring::Claimed::step)
     uint64_t bytes = 0;
     bool is_delete = false;
+    uint64_t PositionOf(size_t k) const { return first_position + k * position_step; }
   };
 
   // ---- Writer thread: the group (shard_writer.cc).
@@ -195,9 +197,11 @@ class ShardWriter final : private ShardIndexer::Owner {
   // A group written locally that the WAL did not take: rolled back, completed with `e`, and the
   // shard blocked for good (Blocker::kWal).
   void FailUnlogged(std::vector<ShardOp>& ops, std::vector<Plan>& plans, const Error& e);
-  // Encodes the records of the planned writes into group_buffer_ (sized by the caller) at
-  // consecutive positions from `first_position`; returns the position after the last.
-  uint64_t EncodeGroup(std::vector<Plan>& plans, uint64_t first_position, uint64_t segment,
+  // With clock positions: each record's partition, in claim order, into group_partitions_.
+  void ClaimPartitions(const std::vector<Plan>& plans);
+  // Encodes the records of the planned writes into group_buffer_ (sized by the caller) at the
+  // claim's positions; returns the last record's position.
+  uint64_t EncodeGroup(std::vector<Plan>& plans, const hot::Ring::Claimed& claim, uint64_t segment,
                        int64_t now, std::vector<std::pair<Position, std::string_view>>& records);
   // The group commit itself: one batch, fdatasynced under durability=sync; counts and times it.
   Status WriteGroup(const std::vector<std::pair<Position, std::string_view>>& records,
@@ -208,7 +212,7 @@ class ShardWriter final : private ShardIndexer::Owner {
   // Copies the records into the ring, then advances last_position_ and the durable watermark.
   void PublishGroup(const hot::Ring::Claimed& claim,
                     const std::vector<std::pair<Position, std::string_view>>& records, int64_t now,
-                    uint32_t total_events, uint64_t last);
+                    uint64_t last);
   // Moves group_buffer_ (the group's records, up to position `last`) to the indexer's queue.
   void HandOffToIndexer(uint64_t last);
   // Completes every op by its plan: deferred to the next group, decided, or appended.
@@ -276,9 +280,10 @@ class ShardWriter final : private ShardIndexer::Owner {
   // Stream state.
   mutable std::shared_mutex state_mu_;
   std::unordered_map<std::string, std::unique_ptr<HeadEntry>, NameHash, NameEq> heads_;
-  std::deque<HeadEntry*> tail_fifo_;  // writer only: one entry per unindexed event, in order
-  uint64_t next_stream_number_ = 1;   // writer only (after Start)
-  std::string group_buffer_;          // writer only, reused
+  std::deque<HeadEntry*> tail_fifo_;        // writer only: one entry per unindexed event, in order
+  uint64_t next_stream_number_ = 1;         // writer only (after Start)
+  std::string group_buffer_;                // writer only, reused
+  std::vector<uint32_t> group_partitions_;  // writer only, reused (ClaimPartitions)
   std::chrono::steady_clock::time_point last_eviction_;  // writer only
 
   // Segments (the counter and the open segment: writer only).

@@ -53,6 +53,10 @@ Status StoreOptions::Validate() const {
         std::to_string(hot.ring_slots));
   }
   if (hot.ring_bytes < (1u << 20)) return bad("hot ring_bytes must be at least 1 MiB");
+  if (hot.positions == PositionScheme::kClock && partitions > 64) {
+    // tick << bits must stay below 2^56 (hot/hot_options.h): at most 6 partition bits.
+    return bad("clock positions need at most 64 partitions, got " + std::to_string(partitions));
+  }
   if (idempotency_window.count() <= 0) return bad("idempotency_window must be positive");
   if (warm.write_buffer_size < (1u << 20)) return bad("write_buffer_size must be at least 1 MiB");
   if (warm.max_write_buffer_number < 2) return bad("max_write_buffer_number must be at least 2");
@@ -379,13 +383,27 @@ Status StoreImpl::ScanAll(Position from, Position to,
                           const std::function<bool(const RecordView&)>& visit) {
   uint64_t p = std::max<uint64_t>(from.value(), 1);
   const uint64_t end = std::min(to.value(), ring_->watermark().value());
-  std::string buf;
-  // Hot path: consecutive positions straight from the ring.
-  while (p < end && ring_->Read(Position(p), &buf)) {
-    auto v = DecodeRecord(buf);
-    if (!v) break;  // a torn copy: read it from the warm tier instead
-    if (!visit(*v)) return OkStatus();
-    ++p;
+  // Hot path: consecutive slots straight from the ring, while it holds them.
+  if (p < end) {
+    if (auto slot = ring_->Find(Position(p))) {
+      std::string buf;
+      for (uint64_t s = *slot;; ++s) {
+        Position at;
+        if (!ring_->ReadSlot(s, &at, &buf)) {
+          // At the watermark's slot every record below `end` has been visited.
+          if (s >= ring_->watermark_slot()) p = end;
+          break;
+        }
+        if (at.value() >= end) {
+          p = end;
+          break;
+        }
+        auto v = DecodeRecord(buf);
+        if (!v) break;  // a torn copy: read it from the warm tier instead
+        if (!visit(*v)) return OkStatus();
+        p = at.value() + 1;
+      }
+    }
   }
   if (p >= end) return OkStatus();
   // Warm path: k-way merge of the shards' logs by position.

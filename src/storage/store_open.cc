@@ -122,10 +122,16 @@ Status StoreImpl::OpenRing(uint64_t last) {
   if (*reserved && (*reserved)->size() == 8)
     next = std::max(next, GetLittle64((*reserved)->data()));
   warm::WarmShard* meta_shard = &shards_[0]->warm();
+  HotOptions hot = options_.hot;
+  hot.partition_bits = 1;
+  while ((uint64_t{1} << hot.partition_bits) < options_.partitions) ++hot.partition_bits;
+  // Clock positions grow by 2^bits a microsecond: reserve about a second of them at a time.
+  const uint64_t block = hot.positions == PositionScheme::kClock
+                             ? kReservationBlock << hot.partition_bits
+                             : kReservationBlock;
   ring_ = std::make_unique<hot::Ring>(
-      options_.hot, Position(next), options_.clock,
-      [meta_shard](uint64_t need) -> Result<uint64_t> {
-        uint64_t limit = need + kReservationBlock;
+      hot, Position(next), options_.clock, [meta_shard, block](uint64_t need) -> Result<uint64_t> {
+        uint64_t limit = need + block;
         std::string v(8, '\0');
         PutLittle64(v.data(), limit);
         auto st = meta_shard->PutMeta(kReservationKey, v);
@@ -254,19 +260,22 @@ Status StoreImpl::CatchUpWal() {
     auto cursor = shards_[i]->NewWarmScan();
     cursor->Seek(Position(covered + 1));
     std::string run;
-    uint64_t first = 0, next = 0;
+    uint64_t first = 0, last = 0;
+    uint32_t events = 0;
     auto flush = [&]() -> Status {
       if (run.empty()) return OkStatus();
-      STRATA_TRY(wal_->Write(shard, first, next - 1, run));
+      STRATA_TRY(wal_->Write(shard, first, last, events, run));
       run.clear();
+      events = 0;
       return OkStatus();
     };
     for (; cursor->Valid(); cursor->Next()) {
       const uint64_t p = cursor->position().value();
-      if (!run.empty() && p != next) STRATA_TRY(flush());
+      if (run.size() >= (8u << 20)) STRATA_TRY(flush());
       if (run.empty()) first = p;
       run.append(cursor->record());
-      next = p + 1;
+      last = p;
+      ++events;
       ++records;
     }
     STRATA_TRY(cursor->status());

@@ -72,8 +72,10 @@ class SubscriptionImpl : public Subscription {
     while (!Stopped()) {
       const uint64_t w = store_->Watermark().value();
       if (p < w) {
-        const uint64_t to = std::min(w, p + 4096);
-        bool stop = false;
+        // A page of at most 4096 records (positions need not be dense: hot/hot_options.h).
+        const uint64_t to = w;
+        bool stop = false, paged = false;
+        uint64_t scanned = 0;
         STRATA_TRY(store_->ScanAll(Position(p), Position(to), [&](const RecordView& v) {
           p = v.header.position.value() + 1;
           position_.store(v.header.position.value(), std::memory_order_relaxed);
@@ -90,13 +92,17 @@ class SubscriptionImpl : public Subscription {
             since_checkpoint = 0;
             handler_->OnCheckpoint(Position(p));
           }
+          if (++scanned >= 4096) {
+            paged = true;
+            return false;
+          }
           return !Stopped();
         }));
         if (stop) {
           cancelled_.store(true);
           return OkStatus();
         }
-        if (p < to) p = to;  // holes left by a crash are skipped
+        if (!paged && p < to) p = to;  // the rest up to the watermark holds no record
         if (!Stopped()) position_.store(p - 1, std::memory_order_relaxed);
         continue;
       }

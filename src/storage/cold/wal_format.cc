@@ -109,7 +109,9 @@ Result<WalObject> DecodeWalHead(std::string_view prefix, std::string_view key) {
     group.events = GetLittle32(g + 4);
     group.first_position = GetLittle64(g + 8);
     group.last_position = GetLittle64(g + 16);
-    if (group.events == 0 || group.last_position - group.first_position + 1 != group.events) {
+    // Increasing positions: consecutive (dense) or further apart (clock positions).
+    if (group.events == 0 || group.last_position < group.first_position ||
+        group.last_position - group.first_position < group.events - 1) {
       return Damaged(key, "group " + std::to_string(i) + " has an impossible position range");
     }
     o.groups.push_back(group);
@@ -138,13 +140,14 @@ Result<WalObject> DecodeWalObject(std::string_view bytes, std::string_view key) 
     if (crc32c::Value(group.records.data(), n) != crc) {
       return Damaged(key, "group " + std::to_string(i) + "'s checksum does not match");
     }
-    uint64_t expect = group.first_position;
+    uint64_t count = 0, prev = 0;
     STRATA_TRY(ForEachRecord(group.records, [&](uint64_t pos, std::string_view) {
-      if (pos != expect) return false;
-      ++expect;
+      if (count == 0 ? pos != group.first_position : pos <= prev) return false;
+      prev = pos;
+      ++count;
       return true;
     }));
-    if (expect != group.last_position + 1) {
+    if (count != group.events || prev != group.last_position) {
       return Damaged(key, "group " + std::to_string(i) + "'s records do not match its table");
     }
   }

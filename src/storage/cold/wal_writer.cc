@@ -83,7 +83,8 @@ void WalWriter::GcLoop() {
   }
 }
 
-Status WalWriter::Write(uint32_t shard, uint64_t first, uint64_t last, std::string_view records) {
+Status WalWriter::Write(uint32_t shard, uint64_t first, uint64_t last, uint32_t events,
+                        std::string_view records) {
   std::unique_lock lock(mu_);
   if (failed_) return *failed_;
   if (stopping_ || !thread_.joinable()) {
@@ -93,7 +94,7 @@ Status WalWriter::Write(uint32_t shard, uint64_t first, uint64_t last, std::stri
   const uint64_t ticket = next_ticket_++;
   WalGroup g;
   g.shard = shard;
-  g.events = static_cast<uint32_t>(last - first + 1);
+  g.events = events;
   g.first_position = first;
   g.last_position = last;
   g.records = records;

@@ -76,8 +76,10 @@ class WalWriter {
   void Start(std::function<uint64_t()> next_position,
              std::function<uint64_t(uint32_t shard)> archived_upto);
   // Blocks until the group is in a WAL object, or fails (see above). `records` (the group's
-  // encoded records, first..last) must stay valid until it returns.
-  Status Write(uint32_t shard, uint64_t first, uint64_t last, std::string_view records);
+  // encoded records: `events` of them at increasing positions from first to last) must stay
+  // valid until it returns.
+  Status Write(uint32_t shard, uint64_t first, uint64_t last, uint32_t events,
+               std::string_view records);
   // The store is closing: a PUT still failing after close_grace gives up (Writes still queue).
   void BeginClose();
   // BeginClose, writes what is pending, then stops the thread; Writes after it fail.

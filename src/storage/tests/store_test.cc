@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "model/partition.h"
 #include "storage/local_store.h"
 #include "storage/tests/test_util.h"
 #include "storage/warm/warm_shard.h"
@@ -265,6 +266,60 @@ TEST_F(StoreTest, RestartRecoversHeadsPositionsAndEvents) {
   ASSERT_TRUE(all);
   EXPECT_EQ(all->events.size(), 51u);
   EXPECT_EQ(all->events.back().position, next->first_position);
+}
+
+TEST_F(StoreTest, ClockPositionsNameThePartitionFollowTheClockAndGrowAcrossRestartsAndSwitches) {
+  StoreOptions o = SmallOptions(dir_.path());
+  o.hot.positions = PositionScheme::kClock;
+  Open(o);
+  const int64_t before = Clock::Real()->NowMicros() - kClockEpochMicros;
+  std::vector<AppendResult> acks;
+  for (int i = 0; i < 40; ++i) {
+    const std::string s = "c-" + std::to_string(i % 8);
+    auto r = store_->Append(Req(s, ExpectedRevision::Any(), {Event(), Event(), Event()}));
+    ASSERT_TRUE(r) << r.error().ToString();
+    const uint64_t partition = PartitionOf(s, o.partitions);
+    EXPECT_EQ(r->first_position.value() & 63, partition) << s;
+    EXPECT_EQ(r->last_position.value(), r->first_position.value() + 2 * 64) << "a tick apart";
+    EXPECT_GE(static_cast<int64_t>(r->first_position.value() >> 6), before)
+        << "not behind the clock";
+    if (!acks.empty()) {
+      EXPECT_GT(r->first_position, acks.back().last_position);
+    }
+    acks.push_back(*r);
+  }
+  const int64_t after = Clock::Real()->NowMicros() - kClockEpochMicros;
+  EXPECT_LE(static_cast<int64_t>(acks.back().last_position.value() >> 6), after + 120)
+      << "close to the clock (at most one tick per record ahead)";
+  // Stream reads and $all find every event at its position.
+  auto s0 = ReadAllOf("c-0");
+  ASSERT_EQ(s0.size(), 15u);
+  EXPECT_EQ(s0[0].position, acks[0].first_position);
+  auto all = store_->ReadAll({.max_count = 1000});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->events.size(), 120u);
+  for (size_t i = 1; i < all->events.size(); ++i) {
+    ASSERT_GT(all->events[i].position, all->events[i - 1].position);
+  }
+  const Position last = acks.back().last_position;
+  // A restart continues above the last position; so does a switch to dense positions and back.
+  Open(o);
+  auto again = store_->Append(Req("c-1", ExpectedRevision::Any(), {Event()}));
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_GT(again->first_position, last);
+  Open(SmallOptions(dir_.path()));
+  auto dense = store_->Append(Req("c-2", ExpectedRevision::Any(), {Event(), Event()}));
+  ASSERT_TRUE(dense) << dense.error().ToString();
+  EXPECT_GT(dense->first_position, again->first_position);
+  EXPECT_EQ(dense->last_position, dense->first_position.Next()) << "dense again";
+  Open(o);
+  auto clock = store_->Append(Req("c-3", ExpectedRevision::Any(), {Event()}));
+  ASSERT_TRUE(clock) << clock.error().ToString();
+  EXPECT_GT(clock->first_position, dense->last_position);
+  auto all2 = store_->ReadAll({.max_count = 1000});
+  ASSERT_TRUE(all2);
+  ASSERT_EQ(all2->events.size(), 124u);
+  EXPECT_EQ(all2->events.back().position, clock->first_position);
 }
 
 TEST_F(StoreTest, ReopeningWithADifferentShardCountIsRefused) {

@@ -78,46 +78,56 @@ StoreOptions WalOptions(const std::string& dir, std::shared_ptr<objstore::Object
   return o;
 }
 
+// Dense positions (consecutive in a group) and clock positions (a tick, 64, apart).
 TEST(WalFormat, RoundTripsAndRejectsDamage) {
-  std::string records;
-  char buf[4096];
-  for (uint64_t p = 7; p < 10; ++p) {
-    RecordHeader h;
-    h.position = Position(p);
-    h.revision = Revision(p - 7);
-    h.event_id = Uuid::Random();
-    EventData e = testing::Event("T", "{\"p\":" + std::to_string(p) + "}");
-    char* end = EncodeRecord(h, "s-1", e, buf);
-    records.append(buf, end - buf);
+  for (uint64_t step : {uint64_t{1}, uint64_t{64}}) {
+    SCOPED_TRACE("positions " + std::to_string(step) + " apart");
+    std::string records;
+    char buf[4096];
+    const uint64_t last = 7 + 2 * step;
+    for (uint64_t i = 0; i < 3; ++i) {
+      RecordHeader h;
+      h.position = Position(7 + i * step);
+      h.revision = Revision(i);
+      h.event_id = Uuid::Random();
+      EventData e = testing::Event("T", "{\"i\":" + std::to_string(i) + "}");
+      char* end = EncodeRecord(h, "s-1", e, buf);
+      records.append(buf, end - buf);
+    }
+    cold::WalObject o;
+    o.epoch = 42;
+    o.seq = 3;
+    o.next_position = last + 1;
+    o.groups.push_back({1, 3, 7, last, records});
+    const std::string bytes = cold::EncodeWalObject(o);
+    const std::string key = cold::WalKey(42, 3);
+    EXPECT_EQ(key, "wal/00000000000000000042/00000000000000000003");
+    EXPECT_EQ(cold::ParseWalKey(key), std::make_pair(uint64_t{42}, uint64_t{3}));
+    EXPECT_FALSE(cold::ParseWalKey("wal/42/3").has_value());
+    auto back = cold::DecodeWalObject(bytes, key);
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(back->epoch, 42u);
+    EXPECT_EQ(back->next_position, last + 1);
+    ASSERT_EQ(back->groups.size(), 1u);
+    EXPECT_EQ(back->groups[0].records, records);
+    auto head = cold::DecodeWalHead(std::string_view(bytes).substr(0, 80), key);
+    ASSERT_TRUE(head.has_value()) << head.error().ToString();
+    EXPECT_EQ(head->groups[0].last_position, last);
+    // Any flipped byte is found, in the table or the records; so is a cut.
+    for (size_t i : {size_t{20}, size_t{50}, bytes.size() - 5}) {
+      std::string bad = bytes;
+      bad[i] ^= 0x10;
+      auto r = cold::DecodeWalObject(bad, key);
+      ASSERT_FALSE(r.has_value()) << "byte " << i;
+      EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << r.error().ToString();
+    }
+    EXPECT_FALSE(cold::DecodeWalObject(bytes.substr(0, bytes.size() - 1), key).has_value());
+    // A table whose range cannot hold its records is damage too.
+    cold::WalObject lying = o;
+    lying.groups[0].last_position = 8;
+    lying.groups[0].events = 3;
+    EXPECT_FALSE(cold::DecodeWalObject(cold::EncodeWalObject(lying), key).has_value());
   }
-  cold::WalObject o;
-  o.epoch = 42;
-  o.seq = 3;
-  o.next_position = 11;
-  o.groups.push_back({1, 3, 7, 9, records});
-  const std::string bytes = cold::EncodeWalObject(o);
-  const std::string key = cold::WalKey(42, 3);
-  EXPECT_EQ(key, "wal/00000000000000000042/00000000000000000003");
-  EXPECT_EQ(cold::ParseWalKey(key), std::make_pair(uint64_t{42}, uint64_t{3}));
-  EXPECT_FALSE(cold::ParseWalKey("wal/42/3").has_value());
-  auto back = cold::DecodeWalObject(bytes, key);
-  ASSERT_TRUE(back.has_value()) << back.error().ToString();
-  EXPECT_EQ(back->epoch, 42u);
-  EXPECT_EQ(back->next_position, 11u);
-  ASSERT_EQ(back->groups.size(), 1u);
-  EXPECT_EQ(back->groups[0].records, records);
-  auto head = cold::DecodeWalHead(std::string_view(bytes).substr(0, 80), key);
-  ASSERT_TRUE(head.has_value()) << head.error().ToString();
-  EXPECT_EQ(head->groups[0].last_position, 9u);
-  // Any flipped byte is found, in the table or the records; so is a cut.
-  for (size_t i : {size_t{20}, size_t{50}, bytes.size() - 5}) {
-    std::string bad = bytes;
-    bad[i] ^= 0x10;
-    auto r = cold::DecodeWalObject(bad, key);
-    ASSERT_FALSE(r.has_value()) << "byte " << i;
-    EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << r.error().ToString();
-  }
-  EXPECT_FALSE(cold::DecodeWalObject(bytes.substr(0, bytes.size() - 1), key).has_value());
 }
 
 // Each acknowledged append is in the WAL when its acknowledgement arrives: checked by reading

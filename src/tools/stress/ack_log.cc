@@ -37,8 +37,8 @@ void AckLogWriter::Appended(const std::string& stream, const AppendResult& r,
     if (i) ids += ',';
     ids += events[i].event_id.ToString();
   }
-  Write(fmt::format("A {} {} {} {} {}\n", stream, r.first_revision.value(),
-                    r.first_position.value(), r.count, ids));
+  Write(fmt::format("A {} {} {} {} {} {}\n", stream, r.first_revision.value(),
+                    r.first_position.value(), r.last_position.value(), r.count, ids));
 }
 
 void AckLogWriter::Deleted(const std::string& stream, Position position, bool tombstone) {
@@ -47,18 +47,20 @@ void AckLogWriter::Deleted(const std::string& stream, Position position, bool to
 
 namespace {
 
-// One "A" line: its events, at consecutive revisions and positions from the first.
+// One "A" line: its events, at consecutive revisions, and at positions evenly spaced from the
+// first to the last (consecutive, or one clock tick apart: hot/hot_options.h).
 void ReadAppendLine(std::istringstream& line, const std::string& stream, AckLog* log) {
-  uint64_t rev, pos, n;
+  uint64_t rev, pos, last, n;
   std::string ids;
-  line >> rev >> pos >> n >> ids;
-  if (!line) return;  // a torn last line
+  line >> rev >> pos >> last >> n >> ids;
+  if (!line || n == 0 || last < pos) return;  // a torn last line
+  const uint64_t step = n > 1 ? (last - pos) / (n - 1) : 1;
   std::istringstream is(ids);
   std::string id;
   for (uint64_t i = 0; std::getline(is, id, ','); ++i) {
     auto u = Uuid::Parse(id);
     if (!u) continue;
-    AckedEvent e{stream, rev + i, pos + i};
+    AckedEvent e{stream, rev + i, pos + i * step};
     auto [it, inserted] = log->events.emplace(*u, e);
     if (!inserted && (it->second.position != e.position || it->second.revision != e.revision) &&
         log->problems.size() < kMaxProblems) {

@@ -11,7 +11,7 @@
 //
 // The ack log, one line per acknowledged write (docs/file-seam.md: written unbuffered, one
 // write(2) per line, so a line is there once the write's acknowledgement was acted on):
-//   A <stream> <first revision> <first position> <count> <event id>,<event id>,…   an append
+//   A <stream> <first revision> <first position> <last position> <count> <id>,<id>,…   an append
 //   S <stream> <position>                                                           a soft delete
 //   T <stream> <position>                                                           a tombstone
 // An acknowledgement whose line was not yet written when the process died is simply not
